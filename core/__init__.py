@@ -1,0 +1,1 @@
+"""Charter's domain and services. Nothing under this package imports Qt."""

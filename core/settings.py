@@ -1,0 +1,128 @@
+"""The one typed settings schema.
+
+Two scopes:
+
+* ``store`` settings are policy shared by everyone on a store (lockout threshold, idle lock). They
+  live in the database and are changed only through :class:`core.services.settings.SettingsService`,
+  which audits every change.
+* ``workstation`` settings belong to one person's machine (which store to open). They live in a JSON
+  file in the platform's config folder. Window geometry is not here: the views keep it in QSettings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import paths
+from core.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    type: type
+    default: Any
+    label: str
+    group: str
+    scope: str  # "store" or "workstation"
+    help: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def parse(self, raw: Any) -> Any:
+        """Convert text or JSON input to this setting's type, or raise InvalidInput naming the rule."""
+        try:
+            if self.type is bool:
+                if isinstance(raw, bool):
+                    value: Any = raw
+                elif str(raw).strip().lower() in {"1", "true", "yes", "on"}:
+                    value = True
+                elif str(raw).strip().lower() in {"0", "false", "no", "off"}:
+                    value = False
+                else:
+                    raise ValueError
+            elif self.type is int:
+                if isinstance(raw, bool):
+                    raise ValueError
+                value = int(str(raw).strip())
+            else:
+                value = str(raw)
+        except ValueError:
+            raise InvalidInput(
+                f"{self.label} ({self.key}) must be a {self.type.__name__}; got {raw!r}."
+            ) from None
+        if self.type is int:
+            if self.minimum is not None and value < self.minimum:
+                raise InvalidInput(f"{self.label} ({self.key}) must be at least {self.minimum}.")
+            if self.maximum is not None and value > self.maximum:
+                raise InvalidInput(f"{self.label} ({self.key}) must be at most {self.maximum}.")
+        return value
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("auth.max_failed_sign_ins", int, 5, "Failed sign-ins before lock-out", "Sign-in",
+                "store", "Consecutive wrong passwords that lock an account.", 1, 50),
+    SettingSpec("auth.idle_lock_minutes", int, 15, "Idle minutes before the console locks",
+                "Sign-in", "store", "The console asks for the password again after this.", 1, 480),
+    SettingSpec("auth.min_password_length", int, 12, "Minimum password length", "Sign-in", "store",
+                "", 8, 256),
+    SettingSpec("auth.one_time_code_hours", int, 72, "Hours a one-time sign-in code stays valid",
+                "Sign-in", "store", "Codes issued for new users and password resets.", 1, 720),
+    SettingSpec("store.url", str, "", "Store URL", "Store", "workstation",
+                "SQLAlchemy URL of the store; empty means the SQLite file in the data folder."),
+)
+
+_BY_KEY = {spec.key: spec for spec in SPECS}
+
+
+def spec(key: str) -> SettingSpec:
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        known = ", ".join(sorted(_BY_KEY))
+        raise NotFound(f"There is no setting named {key!r}.", hint=f"Known settings: {known}.") from None
+
+
+def store_specs() -> list[SettingSpec]:
+    return [s for s in SPECS if s.scope == "store"]
+
+
+class WorkstationSettings:
+    """Settings of this workstation, kept as JSON in the platform's config folder."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.config_dir() / "settings.json"
+
+    def load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"The settings file {self.path} cannot be read: {exc}.",
+                hint="Fix or delete the file; Charter then uses its defaults.",
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str) -> Any:
+        s = spec(key)
+        return self.load().get(key, s.default)
+
+    def set(self, key: str, raw: Any) -> None:
+        s = spec(key)
+        if s.scope != "workstation":
+            raise InvalidInput(f"{key} is a store setting; change it with `charter settings set`.")
+        data = self.load()
+        data[key] = s.parse(raw)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Write-then-rename so a crash never leaves half a settings file.
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+        os.replace(tmp, self.path)

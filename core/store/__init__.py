@@ -1,0 +1,1 @@
+"""Persistence: engine, ORM, unit of work, migrations. Only services use it."""
