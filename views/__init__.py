@@ -1,0 +1,1 @@
+"""Qt screens, table models, shared widgets. Only views import PySide6."""
