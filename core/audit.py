@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -41,8 +42,16 @@ def canonical_json(values: dict[str, Any] | None) -> str | None:
                       default=str)
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _sha256 = hashlib.sha256
+if c_make_encoder is not None:
+    # The C encoder made once gives json.dumps(..., separators=(",", ":"), ensure_ascii=False)
+    # byte for byte at half the cost: verifying a million events is mostly this call.
+    _encode = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, False)
+
+    def _dumps(values: list[Any]) -> str:
+        return "".join(_encode(values, 0))
+else:  # pragma: no cover - CPython always has _json
+    _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def event_hash(row: Sequence[Any]) -> str:
@@ -102,12 +111,21 @@ def head(session: Session) -> tuple[int, str]:
 
 
 def iter_rows(session: Session, batch: int = 20_000) -> Iterator[Sequence[Any]]:
-    """Every event in sequence order, streamed, as plain tuples in FIELDS order."""
-    result = session.execute(
-        select(*_COLUMNS).order_by(_T.c.seq).execution_options(yield_per=batch)
+    """Every event in sequence order, streamed, as plain tuples in FIELDS order.
+
+    Plain driver SQL: the columns are text and integers, so SQLAlchemy's result processing would
+    only add a third to the time a million-event verify takes."""
+    result = session.connection().exec_driver_sql(
+        f"select {', '.join(FIELDS)} from audit_event order by seq",
+        execution_options={"yield_per": batch},  # a server-side cursor on PostgreSQL
     )
-    for part in result.partitions(batch):
-        yield from part
+    try:
+        for part in result.partitions(batch):
+            yield from part
+    finally:
+        # A verifier that stops at the first bad event leaves the rest unread: close the
+        # PostgreSQL server-side cursor now, not whenever the garbage collector finds it.
+        result.close()
 
 
 def verify_rows(

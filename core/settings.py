@@ -53,9 +53,8 @@ class SettingSpec:
             else:
                 value = str(raw)
         except ValueError:
-            raise InvalidInput(
-                f"{self.label} ({self.key}) must be a {self.type.__name__}; got {raw!r}."
-            ) from None
+            kind = {int: "a whole number", bool: "yes or no"}.get(self.type, "text")
+            raise InvalidInput(f"{self.label} ({self.key}) must be {kind}; got {raw!r}.") from None
         if self.type is int:
             if self.minimum is not None and value < self.minimum:
                 raise InvalidInput(f"{self.label} ({self.key}) must be at least {self.minimum}.")

@@ -188,6 +188,9 @@ dev.sh: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the ch
 EOF
         exit 2
     fi
+    # The project is installed editable and PYTHONDONTWRITEBYTECODE may be set machine-wide:
+    # compile our own modules once so the console starts without compiling them every time.
+    "$VPY" -m compileall -q app core views >/dev/null || true
     "$VENV/bin/charter" demo --if-missing
     exec "$VENV/bin/charter" --demo
 }

@@ -56,7 +56,11 @@ def safe_location(url: URL) -> str:
     """The store's location for people to read: never the password."""
     if url.get_backend_name() == "sqlite":
         return url.database or ":memory:"
-    return url.render_as_string(hide_password=True)
+    # Without the password at all (not "***"): the text is pasted into commands and reports, and
+    # libpq finds the password itself in PGPASSWORD or ~/.pgpass.
+    bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database,
+                      url.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def filesystem_type(path: Path, mounts_file: str = "/proc/mounts") -> str | None:
@@ -164,7 +168,7 @@ def create_store_engine(url_text: str, *, mounts_file: str = "/proc/mounts") -> 
         _install_sqlite_hooks(engine)
         try:
             check_sqlite_pragmas(engine)
-        except exc.OperationalError as err:
+        except exc.DBAPIError as err:  # "file is not a database" is a DatabaseError
             engine.dispose()
             raise translate_db_error(err, url) from None
         return engine

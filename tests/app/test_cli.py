@@ -1,0 +1,264 @@
+"""The `charter` command line, run in-process against real stores."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser
+from app.main import main
+
+ADMIN_PW = "first admin passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHARTER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("CHARTER_DB_URL", raising=False)
+    monkeypatch.delenv("CHARTER_USER", raising=False)
+
+
+def run(monkeypatch, capsys, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch, capsys) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    code, out, err = run(monkeypatch, capsys, "init", "--db", url, "--admin", "root",
+                         "--name", "Root Admin", "--password-stdin", stdin=ADMIN_PW + "\n")
+    assert code == 0, err
+    return url
+
+
+def as_admin(*args: str) -> list[str]:
+    return [*args, "--user", "root", "--password-stdin"]
+
+
+def test_every_subcommand_has_help(capsys):
+    parser = build_parser()
+    paths = [[]]
+    for action in parser._subparsers._group_actions:  # noqa: SLF001
+        for name, sub in action.choices.items():
+            paths.append([name])
+            if sub._subparsers is not None:  # noqa: SLF001
+                for group in sub._subparsers._group_actions:  # noqa: SLF001
+                    paths.extend([name, leaf] for leaf in group.choices)
+    assert ["user", "reset-password"] in paths and ["audit", "export"] in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args([*path, "--help"])
+        assert exc.value.code == 0
+        assert "usage: charter" in capsys.readouterr().out
+
+
+def test_init_creates_store_once_and_refuses_weak_password(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path}/a.db"
+    code, _, err = run(monkeypatch, capsys, "init", "--db", url, "--admin", "root",
+                       "--password-stdin", stdin="short\n")
+    assert code == 1 and "too short" in err
+    code, out, _ = run(monkeypatch, capsys, "init", "--db", url, "--admin", "root", "--name",
+                       "Root", "--password-stdin", "--json", stdin=ADMIN_PW + "\n")
+    assert code == 0 and json.loads(out)["created_admin"] == "root"
+    code, out, _ = run(monkeypatch, capsys, "init", "--db", url, "--json")
+    assert code == 0 and json.loads(out)["created_admin"] is None
+    with sqlite3.connect(f"{tmp_path}/a.db") as db:
+        stored = db.execute("select password_hash from user_account").fetchone()[0]
+    assert stored.startswith("$argon2id$") and ADMIN_PW not in stored
+
+
+def test_store_is_chosen_by_flag_then_env_then_settings_then_default(tmp_path, monkeypatch,
+                                                                   capsys):
+    from app.container import resolve_store_url
+    from core.settings import WorkstationSettings
+
+    default = resolve_store_url(None)
+    assert default == f"sqlite:///{tmp_path / 'data' / 'charter.db'}"
+    WorkstationSettings().set("store.url", f"sqlite:///{tmp_path}/settings.db")
+    assert resolve_store_url(None).endswith("settings.db")
+    monkeypatch.setenv("CHARTER_DB_URL", f"sqlite:///{tmp_path}/env.db")
+    assert resolve_store_url(None).endswith("env.db")
+    assert resolve_store_url(f"sqlite:///{tmp_path}/flag.db").endswith("flag.db")
+
+
+def test_user_lifecycle_through_the_cli(store, monkeypatch, capsys):
+    code, out, err = run(monkeypatch, capsys, *as_admin("user", "add", "bob", "--name", "Bob B",
+                                                       "--role", "validator", "--json",
+                                                       "--db", store), stdin=ADMIN_PW + "\n")
+    assert code == 0, err
+    issued = json.loads(out)
+    assert issued["user"]["status"] == "awaiting first sign-in"
+    code_text = issued["one_time_code"]
+    assert len(code_text) == 23
+
+    # bob cannot use the one-time code as a password for a command
+    code, _, err = run(monkeypatch, capsys, "user", "list", "--db", store, "--user", "bob",
+                       "--password-stdin", stdin=code_text + "\n")
+    assert code == 1 and "Choose your own password" in err
+
+    code, out, _ = run(monkeypatch, capsys, *as_admin("user", "roles", "bob", "--set",
+                                                     "validator", "--set", "manager", "--reason",
+                                                     "covers approvals", "--db", store,
+                                                     "--json"), stdin=ADMIN_PW + "\n")
+    assert code == 0 and json.loads(out)["roles"] == ["validator", "manager"]
+
+    code, _, err = run(monkeypatch, capsys, *as_admin("user", "roles", "bob", "--set",
+                                                     "administrator", "--set", "manager",
+                                                     "--reason", "x", "--db", store),
+                       stdin=ADMIN_PW + "\n")
+    assert code == 1 and "cannot be combined" in err
+
+    code, out, _ = run(monkeypatch, capsys, *as_admin("user", "reset-password", "bob", "--reason",
+                                                     "lost", "--db", store, "--json"),
+                       stdin=ADMIN_PW + "\n")
+    assert code == 0 and json.loads(out)["one_time_code"] != code_text
+
+    code, _, _ = run(monkeypatch, capsys, *as_admin("user", "disable", "bob", "--reason", "left",
+                                                   "--db", store), stdin=ADMIN_PW + "\n")
+    assert code == 0
+    code, out, _ = run(monkeypatch, capsys, *as_admin("user", "list", "--db", store, "--json"),
+                       stdin=ADMIN_PW + "\n")
+    status = {u["username"]: u["status"] for u in json.loads(out)}
+    assert status == {"bob": "disabled", "root": "active"}
+
+    code, _, err = run(monkeypatch, capsys, *as_admin("user", "disable", "root", "--reason", "x",
+                                                     "--db", store), stdin=ADMIN_PW + "\n")
+    assert code == 1 and "your own account" in err
+
+    code, out, _ = run(monkeypatch, capsys, *as_admin("audit", "list", "--action", "user.",
+                                                     "--db", store, "--json"),
+                       stdin=ADMIN_PW + "\n")
+    actions = [e["action"] for e in json.loads(out)]
+    assert actions == ["user.disabled", "user.password_reset", "user.roles_changed",
+                       "user.created", "user.created"]
+
+
+def test_wrong_password_and_missing_user_are_refused(store, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "user", "list", "--db", store, "--user", "root",
+                       "--password-stdin", stdin="not the password\n")
+    assert code == 1 and "Wrong user name or password" in err
+    code, _, err = run(monkeypatch, capsys, "user", "list", "--db", store)
+    assert code == 1 and "--user NAME" in err
+    code, _, err = run(monkeypatch, capsys, "user", "list", "--db", store, "--user", "root")
+    assert code == 1 and "--password-stdin" in err  # no terminal to ask on
+
+
+def test_only_permitted_roles_manage_users(store, monkeypatch, capsys):
+    _, out, _ = run(monkeypatch, capsys, *as_admin("user", "add", "eve", "--name", "Eve",
+                                                  "--role", "executive", "--db", store, "--json"),
+                    stdin=ADMIN_PW + "\n")
+    from app.container import open_services
+
+    svc = open_services(store)
+    svc.auth.set_password_with_code("eve", json.loads(out)["one_time_code"], "a wholly separate passphrase")
+    svc.close()
+    code, _, err = run(monkeypatch, capsys, "user", "list", "--db", store, "--user", "eve",
+                       "--password-stdin", stdin="a wholly separate passphrase\n")
+    assert code == 1 and "may not do this" in err
+    code, _, err = run(monkeypatch, capsys, "audit", "verify", "--db", store, "--user", "eve",
+                       "--password-stdin", stdin="a wholly separate passphrase\n")
+    assert code == 1 and "Compliance officer" in err
+
+
+def test_audit_verify_export_and_reverify(store, tmp_path, monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, *as_admin("audit", "verify", "--db", store, "--json"),
+                       stdin=ADMIN_PW + "\n")
+    assert code == 0 and json.loads(out)["intact"] is True
+    for flag, name in (("--csv", "t.csv"), ("--json-file", "t.json")):
+        target = tmp_path / name
+        code, out, _ = run(monkeypatch, capsys, *as_admin("audit", "export", flag, "-o",
+                                                         str(target), "--db", store, "--json"),
+                           stdin=ADMIN_PW + "\n")
+        assert code == 0 and json.loads(out)["events"] >= 4
+        code, out, _ = run(monkeypatch, capsys, "audit", "verify", "--file", str(target),
+                           "--json")
+        assert code == 0 and json.loads(out)["intact"] is True
+
+    data = json.loads((tmp_path / "t.json").read_text())
+    data["events"][1]["actor"] = "mallory"
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    code, out, _ = run(monkeypatch, capsys, "audit", "verify", "--file", str(tmp_path / "t.json"),
+                       "--json")
+    report = json.loads(out)
+    assert code == 3 and report["first_bad_seq"] == 2 and report["problem"] == "altered"
+
+
+def test_broken_store_trail_exits_3_and_names_event(store, tmp_path, monkeypatch, capsys):
+    path = store.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        db.execute("drop trigger audit_event_no_update")
+        db.execute("update audit_event set reason = 'rewritten' where seq = 2")
+    code, out, _ = run(monkeypatch, capsys, *as_admin("audit", "verify", "--db", store),
+                       stdin=ADMIN_PW + "\n")
+    assert code == 3 and "Event #2 was altered" in out
+
+
+def test_settings_set_and_bad_value(store, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, *as_admin("settings", "set",
+                                                     "auth.max_failed_sign_ins", "many",
+                                                     "--reason", "x", "--db", store),
+                       stdin=ADMIN_PW + "\n")
+    assert code == 1 and "must be a int" not in err and "auth.max_failed_sign_ins" in err
+    code, _, _ = run(monkeypatch, capsys, *as_admin("settings", "set", "auth.max_failed_sign_ins",
+                                                   "3", "--reason", "policy 4.2", "--db", store),
+                     stdin=ADMIN_PW + "\n")
+    assert code == 0
+    code, out, _ = run(monkeypatch, capsys, *as_admin("settings", "list", "--db", store, "--json"),
+                       stdin=ADMIN_PW + "\n")
+    assert {s["key"]: s["value"] for s in json.loads(out)}["auth.max_failed_sign_ins"] == 3
+
+
+def test_demo_store_prints_passwords_once_and_is_marked(monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "demo", "--json")
+    data = json.loads(out)
+    assert code == 0 and {a["role"] for a in data["accounts"]} == {
+        "administrator", "data_scientist", "validator", "compliance_officer", "manager",
+        "it_operations", "executive"}
+    code, out, _ = run(monkeypatch, capsys, "demo", "--if-missing")
+    assert code == 0 and "demo-" not in out  # passwords are not shown again
+    code, _, err = run(monkeypatch, capsys, "demo")
+    assert code == 1 and "--reset" in err
+    from app.container import open_services, resolve_store_url
+
+    svc = open_services(resolve_store_url(None, demo=True))
+    assert svc.demo is True
+    svc.close()
+
+
+def test_missing_store_and_unsupported_url(tmp_path, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "user", "list", "--db", f"sqlite:///{tmp_path}/no.db",
+                       "--user", "x", "--password-stdin", stdin="x\n")
+    assert code == 1 and "charter init" in err
+    code, _, err = run(monkeypatch, capsys, "db", "status", "--db", "mysql://h/db")
+    assert code == 1 and "SQLite or PostgreSQL" in err
+
+
+def test_gui_without_display_says_what_to_do(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CHARTER_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "app.main", "--db",
+                           f"sqlite:///{tmp_path}/x.db"], capture_output=True, text=True,
+                          env=env, cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert proc.returncode == 2
+    assert "xvfb-run" in proc.stderr and "display" in proc.stderr
+
+
+def test_postgres_store_through_cli(pg_url, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "init", "--db", pg_url, "--admin", "root",
+                       "--name", "Root", "--password-stdin", stdin=ADMIN_PW + "\n")
+    assert code == 0, err
+    code, out, _ = run(monkeypatch, capsys, "db", "status", "--db", pg_url, "--json")
+    assert json.loads(out)["up_to_date"] is True
+    assert ":" not in json.loads(out)["store"].split("@")[0].removeprefix("postgresql+psycopg://")
+    code, out, _ = run(monkeypatch, capsys, *as_admin("audit", "verify", "--db", pg_url,
+                                                     "--json"), stdin=ADMIN_PW + "\n")
+    assert code == 0 and json.loads(out)["events"] >= 3
