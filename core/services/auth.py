@@ -27,6 +27,8 @@ from core.store.uow import Store, UnitOfWork
 from core.timeutil import utcnow
 
 _WRONG = "Wrong user name or password."
+_EXPIRED = "This one-time code has expired."
+_EXPIRED_HINT = "Ask an administrator for a new one (charter user reset-password)."
 
 
 def _principal(row: SqlUser, role: Role | None, workstation: str) -> Principal:
@@ -58,7 +60,7 @@ class AuthService:
         workstation = workstation or self.store.workstation
         name = normalise_username(username)
         failure: Exception | None = None
-        with self.store.unit_of_work(None) as uow:
+        with self.store.unit_of_work(None, workstation=workstation) as uow:
             row = uow.session.execute(
                 select(SqlUser).where(SqlUser.username == name)).scalar_one_or_none()
             password_ok = self.hasher.verify(row.password_hash if row else None, secret)
@@ -83,6 +85,9 @@ class AuthService:
             elif self._code_ok(row, secret):
                 failure = PasswordChangeRequired(
                     "Choose your own password to finish signing in.", username=name)
+            elif self._code_ok(row, secret, expired_too=True):
+                self._failed(uow, name, workstation, "one-time code expired")
+                failure = AuthenticationFailed(_EXPIRED, hint=_EXPIRED_HINT)
             else:
                 failure = self._count_failure(uow, row, workstation)
         raise failure
@@ -96,7 +101,7 @@ class AuthService:
         workstation = workstation or self.store.workstation
         name = normalise_username(username)
         failure: Exception | None = None
-        with self.store.unit_of_work(None) as uow:
+        with self.store.unit_of_work(None, workstation=workstation) as uow:
             row = uow.session.execute(
                 select(SqlUser).where(SqlUser.username == name)).scalar_one_or_none()
             if row is None or row.disabled or row.locked_at is not None \
@@ -104,6 +109,9 @@ class AuthService:
                 if row is None:
                     self._failed(uow, name, workstation, "unknown user")
                     failure = AuthenticationFailed(_WRONG)
+                elif self._code_ok(row, code, expired_too=True):
+                    self._failed(uow, name, workstation, "one-time code expired")
+                    failure = AuthenticationFailed(_EXPIRED, hint=_EXPIRED_HINT)
                 else:
                     failure = self._count_failure(uow, row, workstation, what="one-time code")
             else:
@@ -185,10 +193,10 @@ class AuthService:
             return store_settings.read(uow.session, "auth.idle_lock_minutes")
 
     # -- helpers ----------------------------------------------------------------------------
-    def _code_ok(self, row: SqlUser, code: str) -> bool:
+    def _code_ok(self, row: SqlUser, code: str, *, expired_too: bool = False) -> bool:
         if row.one_time_code_hash is None or row.one_time_code_expires_at is None:
             return False
-        if row.one_time_code_expires_at < utcnow():
+        if row.one_time_code_expires_at < utcnow() and not expired_too:
             return False
         return self.hasher.verify(row.one_time_code_hash, normalise_code(code))
 

@@ -40,7 +40,7 @@ class SettingsService:
         """Every store setting with its value; anyone signed in may read policy."""
         with self.store.unit_of_work(principal, write=False) as uow:
             stored = dict(uow.session.execute(
-                select(SqlStoreSetting.key, SqlStoreSetting.value)).tuples().all())
+                select(SqlStoreSetting.key, SqlStoreSetting.value)).all())
         out = []
         for spec in schema.store_specs():
             if spec.key in stored:

@@ -85,11 +85,14 @@ def get_user_row(session: Session, username: str) -> SqlUser:
 
 
 def _active_admins(session: Session) -> int:
-    return session.execute(
-        select(func.count()).select_from(SqlUser).join(SqlUserRole).where(
+    # FOR UPDATE on PostgreSQL: two administrators disabling each other at the same moment
+    # queue here, and the second one counts what the first left (SQLite writers queue anyway).
+    ids = session.execute(
+        select(SqlUser.id).join(SqlUserRole).where(
             SqlUserRole.role == Role.ADMIN.value, SqlUser.disabled.is_(False)
-        )
-    ).scalar_one()
+        ).with_for_update(of=SqlUser)
+    ).scalars().all()
+    return len(ids)
 
 
 def _roles_list(roles: Iterable[Role]) -> list[str]:

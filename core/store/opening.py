@@ -46,7 +46,8 @@ def open_store(url: str, *, create: bool = False, workstation: str | None = None
 
 def store_info(store: Store) -> dict[str, str]:
     with store.unit_of_work(None, write=False) as uow:
-        return dict(uow.session.execute(select(SqlStoreInfo.key, SqlStoreInfo.value)).tuples())
+        rows = uow.session.execute(select(SqlStoreInfo.key, SqlStoreInfo.value)).all()
+        return dict(rows)
 
 
 def is_demo(store: Store) -> bool:

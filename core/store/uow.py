@@ -12,12 +12,12 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, exc, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.entities import Principal
-from core.errors import CharterError, ConcurrentChange
+from core.errors import AccountDisabled, CharterError, ConcurrentChange, PermissionDenied
 from core.store.engine import WRITE_OPTION, safe_location, translate_db_error
 
 _FROM_PRINCIPAL: Any = object()
@@ -54,25 +54,57 @@ class Store:
     def location(self) -> str:
         return safe_location(self.url)
 
-    def unit_of_work(self, principal: Principal | None = None, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self, principal, write=write)
+    def unit_of_work(self, principal: Principal | None = None, *, write: bool = True,
+                     workstation: str | None = None) -> UnitOfWork:
+        """``workstation`` names where events without a principal come from (sign-in);
+        otherwise events carry the principal's workstation, or this store's."""
+        return UnitOfWork(self, principal, write=write, workstation=workstation)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 class UnitOfWork:
-    def __init__(self, store: Store, principal: Principal | None, *, write: bool) -> None:
+    def __init__(self, store: Store, principal: Principal | None, *, write: bool,
+                 workstation: str | None = None) -> None:
         self.store = store
         self.principal = principal
         self.write = write
+        self.workstation = workstation
         self.events: list[PendingEvent] = []
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
         bind = self.store._write_bind if self.write else self.store.engine
         self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        if self.principal is not None:
+            try:
+                self._check_principal(self.principal)
+            except exc.DBAPIError as err:
+                self.session.close()
+                raise translate_db_error(err, self.store.url) from None
+            except BaseException:
+                self.session.close()
+                raise
         return self
+
+    def _check_principal(self, p: Principal) -> None:
+        """Re-read the acting account in this transaction: disabling a user or taking a role
+        away takes effect at their next action, not when they happen to sign out."""
+        from core.store.orm import SqlUser, SqlUserRole
+
+        holds = (select(SqlUserRole.role)
+                 .where(SqlUserRole.user_id == SqlUser.id, SqlUserRole.role == p.role.value)
+                 .exists())
+        row = self.session.execute(
+            select(SqlUser.disabled, holds).where(SqlUser.id == p.user_id)).one_or_none()
+        if row is None or row[0]:
+            raise AccountDisabled(f"The account {p.username} is disabled; you have been signed "
+                                  "out of this action.",
+                                  hint="Ask an administrator if you still need access.")
+        if not row[1]:
+            raise PermissionDenied(f"{p.username} no longer holds the {p.role.label} role.",
+                                   hint="Sign in again to act in the roles you now hold.")
 
     def record(
         self,
@@ -111,7 +143,7 @@ class UnitOfWork:
                 try:
                     self.session.flush()
                     if self.events:
-                        workstation = (
+                        workstation = self.workstation or (
                             self.principal.workstation if self.principal else self.store.workstation
                         )
                         audit.append(self.session, self.events, workstation)
