@@ -217,7 +217,7 @@ def verify_export(path: Path) -> VerifyReport:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise InvalidInput(f"Cannot read the export {path}: {err}.") from None
     by_hash = {r[12]: r[0] for r in rows}
-    return audit.verify_rows(rows, head, find_by_hash=by_hash.get, total=len(rows))
+    return audit.verify_rows(audit.links(rows), head, find_by_hash=by_hash.get, total=len(rows))
 
 
 def _csv_row(cells: list[str]) -> tuple:
