@@ -1,0 +1,171 @@
+"""Table model of the audit trail: newest first, loaded lazily in keyset pages.
+
+Opening the screen reads one page (200 events) whatever the trail's size; the view asks for more
+through ``canFetchMore``/``fetchMore`` as the user scrolls, each page starting below the last
+sequence number loaded (never an offset).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QFontDatabase
+
+from core.entities import AuditEvent, AuditFilter, Principal
+from core.errors import KnownError
+from core.permissions import Role
+from views.services import ServicesLike
+from views.timefmt import local_text
+from views.widgets import plain_tooltip
+
+(COL_SEQ, COL_TIME, COL_ACTOR, COL_ROLE, COL_WORKSTATION, COL_ACTION, COL_OBJECT, COL_OLD,
+ COL_NEW, COL_REASON, COL_HASH) = range(11)
+HEADERS = ("#", "Time", "Actor", "Role", "Workstation", "Action", "Object", "Old", "New",
+           "Reason", "Hash")
+EVENT_ROLE = Qt.ItemDataRole.UserRole + 1  # the AuditEvent of the row
+PAGE_SIZE = 200
+SYSTEM_ACTOR = "(system)"
+_CELL_LIMIT = 120
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def role_label(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return Role(value).label
+    except ValueError:
+        return value
+
+
+def _short(text: str | None) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= _CELL_LIMIT else text[:_CELL_LIMIT - 1] + "…"
+
+
+class AuditTableModel(QAbstractTableModel):
+    load_failed = Signal(object)  # KnownError while fetching a page
+
+    def __init__(self, services: ServicesLike, principal: Principal, *,
+                 page_size: int = PAGE_SIZE, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.services = services
+        self.principal = principal
+        self.page_size = page_size
+        self.filter = AuditFilter()
+        self.events: list[AuditEvent] = []
+        self._cursor: int | None = None
+        self._at_end = False
+        self.pages_fetched = 0
+        self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+    # -- loading ---------------------------------------------------------------------------
+    def reload(self, flt: AuditFilter | None = None) -> None:
+        """Start again from the newest event (with a new filter if given); reads one page."""
+        if flt is not None:
+            self.filter = flt
+        self.beginResetModel()
+        self.events = []
+        self._cursor = None
+        self._at_end = False
+        self.pages_fetched = 0
+        self.endResetModel()
+        self.fetchMore(QModelIndex())
+
+    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and not self._at_end
+
+    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008, N802
+        if parent.isValid() or self._at_end:
+            return
+        try:
+            page = self.services.audit.page(self.principal, self.filter,
+                                            before_seq=self._cursor, limit=self.page_size)
+        except KnownError as err:
+            self._at_end = True
+            self.load_failed.emit(err)
+            return
+        self.pages_fetched += 1
+        self._cursor = page.next_cursor
+        self._at_end = page.next_cursor is None
+        if page.items:
+            first = len(self.events)
+            self.beginInsertRows(QModelIndex(), first, first + len(page.items) - 1)
+            self.events.extend(page.items)
+            self.endInsertRows()
+
+    @property
+    def at_end(self) -> bool:
+        return self._at_end
+
+    def event_at(self, row: int) -> AuditEvent:
+        return self.events[row]
+
+    def row_of_seq(self, seq: int) -> int:
+        for row, event in enumerate(self.events):
+            if event.seq == seq:
+                return row
+        return -1
+
+    # -- Qt model API ------------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.events)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(HEADERS)):
+            return HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self.events):
+            return None
+        event = self.events[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(event, col)
+        if role == Qt.ItemDataRole.ToolTipRole and col in (COL_OLD, COL_NEW, COL_REASON,
+                                                            COL_HASH):
+            return plain_tooltip(self._full(event, col))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_SEQ:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and col == COL_HASH:
+            return self._mono
+        if role == EVENT_ROLE:
+            return event
+        return None
+
+    @staticmethod
+    def _display(event: AuditEvent, col: int) -> str:
+        if col == COL_SEQ:
+            return str(event.seq)
+        if col == COL_TIME:
+            return local_text(event.ts)
+        if col == COL_ACTOR:
+            return event.actor or SYSTEM_ACTOR
+        if col == COL_ROLE:
+            return role_label(event.role)
+        if col == COL_WORKSTATION:
+            return event.workstation
+        if col == COL_ACTION:
+            return event.action
+        if col == COL_OBJECT:
+            return f"{event.object_type}:{event.object_id}"
+        if col == COL_OLD:
+            return _short(event.old_values)
+        if col == COL_NEW:
+            return _short(event.new_values)
+        if col == COL_REASON:
+            return _short(event.reason)
+        if col == COL_HASH:
+            return event.hash[:12]
+        return ""
+
+    @staticmethod
+    def _full(event: AuditEvent, col: int) -> str:
+        return {COL_OLD: event.old_values, COL_NEW: event.new_values, COL_REASON: event.reason,
+                COL_HASH: event.hash}.get(col) or ""

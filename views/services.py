@@ -1,0 +1,20 @@
+"""What the views need from the composition root's ``Services`` (views never import ``app``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from core.services.audit_trail import AuditTrailService
+from core.services.auth import AuthService
+from core.services.settings import SettingsService
+from core.services.users import UserService
+from core.store.uow import Store
+
+
+class ServicesLike(Protocol):
+    store: Store
+    auth: AuthService
+    users: UserService
+    settings: SettingsService
+    audit: AuditTrailService
+    demo: bool

@@ -1,0 +1,120 @@
+"""Small shared widgets: plain-text labels, screen headers, the reason prompt."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def plain_label(text: str = "", name: str | None = None, *, wrap: bool = True) -> QLabel:
+    """A label that never interprets its text as rich text (user data is shown as typed)."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(wrap)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def screen_header(title: str, subtitle: str = "") -> QWidget:
+    header = QWidget()
+    box = QVBoxLayout(header)
+    box.setContentsMargins(0, 0, 0, 4)
+    box.setSpacing(2)
+    box.addWidget(plain_label(title, "screenTitle"))
+    if subtitle:
+        box.addWidget(plain_label(subtitle, "screenSubtitle"))
+    return header
+
+
+class FormDialog(QDialog):
+    """A dialog whose action button emits ``submitted`` and stays open: the screen runs the
+    service call and either accepts the dialog or shows the error inline."""
+
+    submitted = Signal()
+
+    def __init__(self, title: str, action_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(460)
+        outer = QVBoxLayout(self)
+        outer.setSpacing(10)
+        self.body = QVBoxLayout()
+        self.body.setSpacing(8)
+        outer.addLayout(self.body)
+        self.error = plain_label("", "error")
+        self.error.hide()
+        outer.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.addButton(action_text,
+                                                QDialogButtonBox.ButtonRole.AcceptRole)
+        self.ok_button.setDefault(True)
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+        outer.addWidget(self.buttons)
+
+    def _submit(self) -> None:
+        self.show_error(None)
+        self.submitted.emit()
+
+    def show_error(self, text: str | None) -> None:
+        self.error.setText(text or "")
+        self.error.setVisible(bool(text))
+        if text:  # grow to fit the message instead of squeezing the form
+            self.layout().activate()
+            self.resize(self.width(), max(self.height(), self.sizeHint().height(),
+                                          self.heightForWidth(self.width())))
+
+    def set_busy(self, busy: bool) -> None:
+        self.ok_button.setEnabled(not busy)
+
+
+def reason_field() -> QLineEdit:
+    field = QLineEdit()
+    field.setPlaceholderText("Reason (recorded in the audit trail)")
+    field.setAccessibleName("Reason")
+    return field
+
+
+class ReasonDialog(FormDialog):
+    """Asks why: the reason is recorded in the audit trail with the change."""
+
+    def __init__(self, title: str, question: str, parent: QWidget | None = None,
+                 *, action_text: str = "OK") -> None:
+        super().__init__(title, action_text, parent)
+        self.body.addWidget(plain_label(question))
+        self.reason = reason_field()
+        self.body.addWidget(self.reason)
+        self.ok_button.setEnabled(False)
+        self.reason.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t.strip())))
+
+    def text(self) -> str:
+        return self.reason.text().strip()
+
+
+def button_row(*widgets: QWidget, stretch_first: bool = False) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.setSpacing(8)
+    if stretch_first:
+        row.addStretch(1)
+    for widget in widgets:
+        row.addWidget(widget)
+    if not stretch_first:
+        row.addStretch(1)
+    return row
+
+
+def plain_tooltip(text: str) -> str:
+    """Tool tips guess rich text; escape user text and mark it rich on purpose so it shows as
+    typed (tags and all)."""
+    return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>" if text else ""
