@@ -69,7 +69,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("auth.idle_lock_minutes", int, 15, "Idle minutes before the console locks",
                 "Sign-in", "store", "The console asks for the password again after this.", 1, 480),
     SettingSpec("auth.min_password_length", int, 12, "Minimum password length", "Sign-in", "store",
-                "", 8, 256),
+                "New passwords shorter than this are refused.", 8, 256),
     SettingSpec("auth.one_time_code_hours", int, 72, "Hours a one-time sign-in code stays valid",
                 "Sign-in", "store", "Codes issued for new users and password resets.", 1, 720),
     SettingSpec("store.url", str, "", "Store URL", "Store", "workstation",

@@ -22,7 +22,7 @@ from core.entities import AuditEvent, AuditFilter, Changes, Principal, VerifyRep
 from core.errors import KnownError
 from core.permissions import Action
 from views.audit_filter_bar import AuditFilterBar
-from views.audit_table_model import EVENT_ROLE, SYSTEM_ACTOR, AuditTableModel, role_label
+from views.audit_table_model import EVENT_ROLE, AuditTableModel, actor_text, role_label
 from views.error_dialog import error_text
 from views.screen import Screen
 from views.services import ServicesLike
@@ -38,7 +38,7 @@ def event_details(event: AuditEvent) -> str:
     return "\n".join([
         f"Event #{event.seq}   {event.action}",
         f"Time:         {local_text(event.ts)}   (UTC {event.ts.isoformat()})",
-        f"Actor:        {event.actor or SYSTEM_ACTOR}   role: {role_label(event.role) or '-'}",
+        f"Actor:        {actor_text(event)}   role: {role_label(event.role) or '-'}",
         f"Workstation:  {event.workstation}",
         f"Object:       {event.object_type}:{event.object_id}",
         f"Old values:   {event.old_values or '-'}",

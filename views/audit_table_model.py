@@ -24,6 +24,14 @@ HEADERS = ("#", "Time", "Actor", "Role", "Workstation", "Action", "Object", "Old
 EVENT_ROLE = Qt.ItemDataRole.UserRole + 1  # the AuditEvent of the row
 PAGE_SIZE = 200
 SYSTEM_ACTOR = "(system)"
+ANONYMOUS_ACTOR = "(not signed in)"
+
+
+def actor_text(event: AuditEvent) -> str:
+    """Who acted, for people: failed sign-ins have no actor because nobody is signed in yet."""
+    if event.actor:
+        return event.actor
+    return ANONYMOUS_ACTOR if event.action == "auth.sign_in_failed" else SYSTEM_ACTOR
 _CELL_LIMIT = 120
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -146,7 +154,7 @@ class AuditTableModel(QAbstractTableModel):
         if col == COL_TIME:
             return local_text(event.ts)
         if col == COL_ACTOR:
-            return event.actor or SYSTEM_ACTOR
+            return actor_text(event)
         if col == COL_ROLE:
             return role_label(event.role)
         if col == COL_WORKSTATION:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from core.entities import AuditFilter
+from core.errors import KnownError
 from core.timeutil import utcnow
 from views.audit_table_model import (
     COL_ACTION,
@@ -22,6 +23,7 @@ from views.audit_table_model import (
     EVENT_ROLE,
     HEADERS,
     PAGE_SIZE,
+    ANONYMOUS_ACTOR,
     SYSTEM_ACTOR,
     AuditTableModel,
 )
@@ -80,6 +82,15 @@ def test_data_of_newest_event(services, admin) -> None:  # noqa: ANN001
     assert model.data(model.index(last, COL_SEQ)) == "1"
     assert model.data(model.index(last, COL_ACTOR)) == SYSTEM_ACTOR
     assert model.data(model.index(last, COL_ACTION)) == "store.created"
+
+
+def test_failed_sign_ins_show_nobody_signed_in(services, admin) -> None:  # noqa: ANN001
+    with pytest.raises(KnownError):
+        services.auth.sign_in(admin.username, "not the password at all")
+    model = AuditTableModel(services, admin)
+    model.reload()
+    assert model.data(model.index(0, COL_ACTION)) == "auth.sign_in_failed"
+    assert model.data(model.index(0, COL_ACTOR)) == ANONYMOUS_ACTOR
 
 
 def test_fetch_more_pages_by_keyset(services, admin, many_events) -> None:  # noqa: ANN001
