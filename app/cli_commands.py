@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 from pathlib import Path
 
@@ -154,22 +153,18 @@ def cmd_user_list(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     emit(args, [_user_json(u) for u in users], "\n".join(lines))
 
 
-@_signed
-def cmd_user_disable(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
-    svc.users.disable(me, args.username, reason=args.reason)
-    emit(args, {"username": args.username, "disabled": True}, f"Disabled {args.username}.")
+def _account_switch(method: str, done: str, field: str, value: bool):  # noqa: ANN202
+    """`user disable|enable|unlock`: one service call with a reason, one line of output."""
+    @_signed
+    def command(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+        getattr(svc.users, method)(me, args.username, reason=args.reason)
+        emit(args, {"username": args.username, field: value}, f"{done} {args.username}.")
+    return command
 
 
-@_signed
-def cmd_user_enable(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
-    svc.users.enable(me, args.username, reason=args.reason)
-    emit(args, {"username": args.username, "disabled": False}, f"Enabled {args.username}.")
-
-
-@_signed
-def cmd_user_unlock(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
-    svc.users.unlock(me, args.username, reason=args.reason)
-    emit(args, {"username": args.username, "locked": False}, f"Unlocked {args.username}.")
+cmd_user_disable = _account_switch("disable", "Disabled", "disabled", True)
+cmd_user_enable = _account_switch("enable", "Enabled", "disabled", False)
+cmd_user_unlock = _account_switch("unlock", "Unlocked", "locked", False)
 
 
 @_signed
@@ -244,4 +239,3 @@ def cmd_settings_set(args, svc: Services, me: Principal) -> None:  # noqa: ANN00
     emit(args, {"key": args.key, "value": args.value}, f"{args.key} = {args.value}")
 
 
-__all__ = ["getpass"]

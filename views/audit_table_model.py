@@ -7,13 +7,14 @@ sequence number loaded (never an offset).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 
 from core.entities import AuditEvent, AuditFilter, Principal
 from core.errors import KnownError
 from core.permissions import Role
 from views.services import ServicesLike
+from views.table_model import ListTableModel
 from views.timefmt import local_text
 from views.widgets import plain_tooltip
 
@@ -51,7 +52,8 @@ def _short(text: str | None) -> str:
     return text if len(text) <= _CELL_LIMIT else text[:_CELL_LIMIT - 1] + "…"
 
 
-class AuditTableModel(QAbstractTableModel):
+class AuditTableModel(ListTableModel):
+    HEADERS = HEADERS
     load_failed = Signal(object)  # KnownError while fetching a page
 
     def __init__(self, services: ServicesLike, principal: Principal, *,
@@ -116,23 +118,13 @@ class AuditTableModel(QAbstractTableModel):
         return -1
 
     # -- Qt model API ------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.events)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(HEADERS)):
-            return HEADERS[section]
-        return None
+    def rows(self) -> list:
+        return self.events
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self.events):
+        event = self.item(index)
+        if event is None:
             return None
-        event = self.events[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(event, col)

@@ -15,13 +15,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.entities import Changes, Principal
-from core.errors import KnownError
 from core.services.settings import SettingValue
-from views.error_dialog import error_text
 from views.screen import Screen
 from views.services import ServicesLike
 from views.style import icon
-from views.task import run_call
+from views.task import run_from_dialog
 from views.widgets import (
     FormDialog,
     button_row,
@@ -136,23 +134,11 @@ class SettingsScreen(Screen):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         settings, who = self.services.settings, self.principal
 
-        def failed(err: BaseException) -> bool:
-            dialog.set_busy(False)
-            if isinstance(err, KnownError):
-                dialog.show_error(error_text(err))
-                return True
-            return False
-
-        def done(changes: Changes) -> None:
-            dialog.accept()
-            self.changes_made.emit(changes)
-
         def submit() -> None:
-            dialog.set_busy(True)
             value, reason = dialog.value.text(), dialog.reason.text()
-            run_call(self, "Saving the setting…",
-                     lambda: settings.set(who, key, value, reason=reason), done,
-                     on_failure=failed)
+            run_from_dialog(self, dialog, "Saving the setting…",
+                            lambda: settings.set(who, key, value, reason=reason),
+                            self.changes_made.emit)
 
         dialog.submitted.connect(submit)
         self.dialog = dialog

@@ -238,3 +238,25 @@ def run_call(parent: QWidget, label: str, call: Callable[[], Any],
              on_success: Callable[[Any], None] | None = None, **options: Any) -> Task:
     """Like :func:`run_task` for a callable that takes no progress or cancel arguments."""
     return run_task(parent, label, lambda _progress, _cancel: call(), on_success, **options)
+
+
+def run_from_dialog(parent: QWidget, dialog: Any, label: str, call: Callable[[], Any],
+                    done: Callable[[Any], None]) -> Task:
+    """Run ``call`` for a form dialog (views.widgets.FormDialog) that stays open meanwhile:
+    on success the dialog is accepted and ``done`` gets the result; a KnownError is shown inside
+    the dialog, so the user can correct the input and try again."""
+
+    def failed(err: BaseException) -> bool:
+        dialog.set_busy(False)
+        if isinstance(err, KnownError):
+            dialog.show_error(error_dialog.error_text(err))
+            return True
+        return False
+
+    def succeeded(result: Any) -> None:
+        dialog.set_busy(False)
+        dialog.accept()
+        done(result)
+
+    dialog.set_busy(True)
+    return run_call(parent, label, call, succeeded, on_failure=failed)

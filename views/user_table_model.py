@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from core.entities import User
+from views.table_model import ListTableModel
 from views.timefmt import local_text
 from views.widgets import plain_tooltip
 
@@ -18,7 +19,8 @@ _STATUS_COLOURS = {"disabled": "#7b8794", "locked": "#b42318",
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class UserTableModel(QAbstractTableModel):
+class UserTableModel(ListTableModel):
+    HEADERS = HEADERS
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
         self.users: list[User] = []
@@ -37,23 +39,13 @@ class UserTableModel(QAbstractTableModel):
                 return row
         return -1
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.users)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(HEADERS)):
-            return HEADERS[section]
-        return None
+    def rows(self) -> list:
+        return self.users
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self.users):
+        user = self.item(index)
+        if user is None:
             return None
-        user = self.users[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(str(self.data(index)))

@@ -21,13 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.entities import Changes, Principal, User
-from core.errors import KnownError
 from core.services.users import IssuedCode
-from views.error_dialog import error_text
 from views.screen import Screen
 from views.services import ServicesLike
 from views.style import icon
-from views.task import run_call
+from views.task import run_from_dialog
 from views.user_dialogs import AddUserDialog, OneTimeCodeDialog, RolesDialog
 from views.user_table_model import HEADERS, USER_ROLE, UserTableModel
 from views.widgets import FormDialog, ReasonDialog, button_row, screen_header
@@ -126,21 +124,7 @@ class UsersScreen(Screen):
     def _submit(self, dialog: FormDialog, label: str, call: Callable[[], Any],
                 done: Callable[[Any], None]) -> None:
         """Run ``call`` when the dialog is submitted; errors stay in the dialog."""
-
-        def failed(err: BaseException) -> bool:
-            dialog.set_busy(False)
-            if isinstance(err, KnownError):
-                dialog.show_error(error_text(err))
-                return True
-            return False
-
-        def succeeded(result: Any) -> None:
-            dialog.set_busy(False)
-            dialog.accept()
-            done(result)
-
-        dialog.set_busy(True)
-        run_call(self, label, call, succeeded, on_failure=failed)
+        run_from_dialog(self, dialog, label, call, done)
 
     def _open(self, dialog: QWidget) -> QWidget:
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -5,9 +5,8 @@
 """
 import sys, shutil
 from pathlib import Path
-from PySide6.QtCore import QSettings, QTimer, Qt
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
-from PySide6.QtTest import QTest
 app = QApplication(sys.argv[:1])
 app.setStyle("Fusion")
 from views import style, task
