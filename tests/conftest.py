@@ -51,3 +51,17 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
 # ==============================================================================================
 # end of PostgreSQL fixtures
 # ==============================================================================================
+
+
+# ==============================================================================================
+# Every test gets its own user folders: nothing reads or writes the real ~/.config/charter,
+# ~/.local/share/charter or the log folder, and no CHARTER_* variable leaks in from the shell.
+# ==============================================================================================
+@pytest.fixture(autouse=True)
+def _own_user_folders(tmp_path_factory, monkeypatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CHARTER_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("CHARTER_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("CHARTER_LOG_DIR", str(home / "log"))
+    for name in ("CHARTER_DB_URL", "CHARTER_USER", "CHARTER_STARTUP_PROBE"):
+        monkeypatch.delenv(name, raising=False)
