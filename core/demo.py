@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from core.errors import AlreadyExists
+from core.errors import AlreadyExists, InvalidInput
 from core.permissions import Role
 from core.security import Hasher
 from core.services.auth import AuthService
@@ -49,7 +49,11 @@ def create_demo(url: str, hasher: Hasher, *, replace: bool = False) -> tuple[Sto
     passwords, which are returned once and never stored in clear. Raises AlreadyExists unless
     ``replace``; replacing deletes only that demo file."""
     u = make_url(url)
-    path = Path(u.database or "")
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        raise InvalidInput("The demo store is a SQLite file of its own, never a shared database.",
+                           hint="Give --db sqlite:////path/demo.db, or no --db for the default "
+                           "demo location.")
+    path = Path(u.database)
     if path.exists():
         if not replace:
             raise AlreadyExists(f"A demo store already exists at {path}.",

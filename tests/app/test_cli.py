@@ -235,6 +235,11 @@ def test_demo_store_prints_passwords_once_and_is_marked(monkeypatch, capsys):
     svc.close()
 
 
+def test_demo_store_is_never_made_in_a_shared_database(pg_url, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "demo", "--reset", "--db", pg_url)
+    assert code == 1 and "SQLite file of its own" in err
+
+
 def test_missing_store_and_unsupported_url(tmp_path, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "user", "list", "--db", f"sqlite:///{tmp_path}/no.db",
                        "--user", "x", "--password-stdin", stdin="x\n")
