@@ -31,7 +31,7 @@ from views.task import run_task
 from views.timefmt import local_text
 from views.widgets import button_row, plain_label, screen_header
 
-_WIDTHS = (70, 190, 90, 130, 110, 170, 150, 140, 160, 160)
+_WIDTHS = (70, 190, 120, 130, 110, 170, 150, 140, 160, 160)
 
 
 def event_details(event: AuditEvent) -> str:
