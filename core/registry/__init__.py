@@ -1,0 +1,1 @@
+"""Model registry: content-addressed artifact store, safe archive unpacking, datasets and profiles."""
