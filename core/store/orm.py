@@ -159,3 +159,6 @@ class SqlAuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(SeqInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+# The registry tables live in their own module; importing it here puts them in Base.metadata.
+from core.store import orm_registry  # noqa: E402, F401

@@ -23,13 +23,16 @@ from core.store.orm import Base
 
 MIGRATIONS = Path(migrate.__file__).parent / "migrations"
 
-NOOP_0002 = '''"""A later schema revision that changes nothing (test only).
+HEAD = migrate.head_revision()  # this Charter's newest revision
+NEXT = "9000"  # a newer Charter's, in the tests that need one
 
-Revision ID: 0002
-Revises: 0001
+NOOP_NEXT = f'''"""A later schema revision that changes nothing (test only).
+
+Revision ID: {NEXT}
+Revises: {HEAD}
 """
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -55,10 +58,10 @@ def _version(url: str) -> str | None:
 @pytest.fixture
 def upgrade_charter(tmp_path, monkeypatch):
     """Call it to make this process behave like a newer Charter whose migrations end in a no-op
-    revision 0002 (the real migrations folder plus one script, in a temp copy)."""
-    scripts = tmp_path / "migrations-0002"
+    revision NEXT (the real migrations folder plus one script, in a temp copy)."""
+    scripts = tmp_path / "migrations-next"
     shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_noop.py").write_text(NOOP_0002)
+    (scripts / "versions" / f"{NEXT}_noop.py").write_text(NOOP_NEXT)
 
     def config() -> Config:
         cfg = Config()
@@ -67,7 +70,7 @@ def upgrade_charter(tmp_path, monkeypatch):
 
     def activate() -> None:
         monkeypatch.setattr(migrate, "alembic_config", config)
-        assert migrate.head_revision() == "0002"
+        assert migrate.head_revision() == NEXT
 
     return activate
 
@@ -86,9 +89,9 @@ def test_one_head_only() -> None:
 def test_two_heads_are_refused(tmp_path, monkeypatch) -> None:
     scripts = tmp_path / "forked"
     shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("0002a", "0002b"):
+    for name in (f"{NEXT}a", f"{NEXT}b"):
         (scripts / "versions" / f"{name}.py").write_text(
-            NOOP_0002.replace('"0002"', f'"{name}"'))
+            NOOP_NEXT.replace(f'"{NEXT}"', f'"{name}"'))
     cfg = Config()
     cfg.set_main_option("script_location", str(scripts))
     monkeypatch.setattr(migrate, "alembic_config", lambda: cfg)
@@ -191,42 +194,42 @@ def test_backup_sqlite_is_a_consistent_copy(sqlite_url, hasher) -> None:
         path = Path(make_url(sqlite_url).database)
         # The WAL holds recent commits; the backup must contain them too.
         assert Path(f"{path}-wal").exists()
-        backup = migrate.backup_sqlite(path, "0001")
+        backup = migrate.backup_sqlite(path, HEAD)
     finally:
         store.dispose()
     assert backup.exists() and backup.parent == path.parent
-    assert backup.name.startswith("charter.before-upgrade-0001-") and backup.suffix == ".db"
+    assert backup.name.startswith(f"charter.before-upgrade-{HEAD}-") and backup.suffix == ".db"
     with closing(sqlite3.connect(backup)) as conn:
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
         assert conn.execute("select username from user_account").fetchall() == [("root.admin",)]
-        assert conn.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        assert conn.execute("select version_num from alembic_version").fetchone() == (HEAD,)
 
 
 def test_old_sqlite_store_is_backed_up_then_upgraded(sqlite_url, hasher, upgrade_charter) -> None:
-    # Made by this Charter (0001) ...
+    # Made by this Charter (HEAD) ...
     store = open_store(sqlite_url, create=True, workstation=WORKSTATION)
     make_console(store, hasher)
     store.dispose()
-    assert _version(sqlite_url) == "0001"
+    assert _version(sqlite_url) == HEAD
     upgrade_charter()
 
     # ... opened by a newer one: copied aside, upgraded, and the upgrade is in the trail.
     store = open_store(sqlite_url, workstation=WORKSTATION)
     try:
-        assert _version(sqlite_url) == "0002"
+        assert _version(sqlite_url) == NEXT
         folder = Path(make_url(sqlite_url).database).parent
-        backups = sorted(folder.glob("charter.before-upgrade-0001-*.db"))
+        backups = sorted(folder.glob(f"charter.before-upgrade-{HEAD}-*.db"))
         assert len(backups) == 1
         with closing(sqlite3.connect(backups[0])) as conn:
             assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
-            assert conn.execute("select version_num from alembic_version").fetchone() == ("0001",)
+            assert conn.execute("select version_num from alembic_version").fetchone() == (HEAD,)
             assert conn.execute("select count(*) from user_account").fetchone() == (1,)
         console_events = _events(store)
         upgraded = [e for e in console_events if e.action == "store.upgraded"]
         assert len(upgraded) == 1
-        assert upgraded[0].old_values == '{"schema":"0001"}'
+        assert upgraded[0].old_values == f'{{"schema":"{HEAD}"}}'
         assert f'"backup":"{backups[0].name}"' in upgraded[0].new_values
-        assert '"schema":"0002"' in upgraded[0].new_values
+        assert f'"schema":"{NEXT}"' in upgraded[0].new_values
         _assert_chain_intact(store)
     finally:
         store.dispose()
@@ -236,22 +239,22 @@ def test_old_sqlite_store_is_backed_up_then_upgraded(sqlite_url, hasher, upgrade
 def test_postgres_store_behind_is_refused_with_the_command(pg_url, pg_server,
                                                             upgrade_charter) -> None:
     open_store(pg_url, create=True).dispose()
-    assert _version(pg_url) == "0001"
+    assert _version(pg_url) == HEAD
     upgrade_charter()
 
     with pytest.raises(MigrationRequired) as info:
         open_store(pg_url)
     err = info.value
-    assert "0001" in err.message and "0002" in err.message
+    assert HEAD in err.message and NEXT in err.message
     assert "charter db upgrade --db" in err.hint
     assert make_url(pg_url).database in err.hint
     assert pg_server.password not in str(err)
-    assert _version(pg_url) == "0001"  # refused means untouched
+    assert _version(pg_url) == HEAD  # refused means untouched
 
     # The person who runs the upgrade command gets it, and it is audited.
     store = open_store(pg_url, create=True)
     try:
-        assert _version(pg_url) == "0002"
+        assert _version(pg_url) == NEXT
         upgraded = [e for e in _events(store) if e.action == "store.upgraded"]
         assert len(upgraded) == 1
         assert '"backup":null' in upgraded[0].new_values
@@ -273,3 +276,36 @@ def _assert_chain_intact(store) -> None:
     with store.unit_of_work(None, write=False) as uow:
         report = audit.verify(uow.session)
     assert report.ok, report.message
+
+
+def test_a_foundation_store_upgrades_to_the_registry_keeping_its_history(store_url, hasher
+                                                                         ) -> None:
+    """A real upgrade: a store made at 0001 with users and events opens under this Charter
+    (SQLite upgrades itself after a backup; PostgreSQL by `charter db upgrade`)."""
+    from alembic import command
+
+    from core import audit
+    from core.services.users import UserService
+
+    engine = create_store_engine(store_url)
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    from core.store.uow import Store
+
+    old_store = Store(engine)  # the 0001 schema: users and the audit trail only
+    UserService(old_store, hasher).create_first_admin("root", "Root", "long enough password")
+    engine.dispose()
+    open_store(store_url, create=True).dispose()  # what `charter db upgrade` does
+    store = open_store(store_url)
+    try:
+        assert _version(store_url) == HEAD
+        with store.unit_of_work(None, write=False) as uow:
+            report = audit.verify(uow.session)
+            tables = set(uow.session.connection().dialect.get_table_names(
+                uow.session.connection()))
+        assert report.ok and report.count >= 2
+        assert {"model", "model_version", "dataset", "version_dataset"} <= tables
+    finally:
+        store.dispose()
