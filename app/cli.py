@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--action", help="an action, or a prefix ending in '.' such as user.")
     sp.add_argument("--object", metavar="TYPE[:ID]")
 
+    from app import cli_registry
+
+    cli_registry.add_parsers(sub, signed)
+
     settings = sub.add_parser("settings", help="store-wide settings").add_subparsers(
         dest="settings_command", metavar="ACTION", required=True)
     add(settings, "list", c.cmd_settings_list, "list store settings", [signed])

@@ -29,6 +29,17 @@ def log_dir() -> Path:
     return Path(os.environ.get("CHARTER_LOG_DIR") or _platform_dir("log"))
 
 
+def artifact_dir() -> tuple[Path, bool]:
+    """The artifact store's folder, and whether it is a configured (shared) one that must exist
+    already rather than be created."""
+    from core.settings import WorkstationSettings
+
+    configured = WorkstationSettings().get("registry.artifact_dir")
+    if configured:
+        return Path(configured).expanduser(), True
+    return data_dir() / "artifacts", False
+
+
 def default_store_url() -> str:
     return sqlite_url(data_dir() / "charter.db")
 

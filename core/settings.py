@@ -72,6 +72,9 @@ SPECS: tuple[SettingSpec, ...] = (
                 "New passwords shorter than this are refused.", 8, 256),
     SettingSpec("auth.one_time_code_hours", int, 72, "Hours a one-time sign-in code stays valid",
                 "Sign-in", "store", "Codes issued for new users and password resets.", 1, 720),
+    SettingSpec("registry.artifact_dir", str, "", "Artifact folder", "Registry", "workstation",
+                "Folder of the content-addressed artifact store. Empty: 'artifacts' in the data "
+                "folder. A team on PostgreSQL points every workstation at one shared path."),
     SettingSpec("store.url", str, "", "Store URL", "Store", "workstation",
                 "SQLAlchemy URL of the store; empty means the SQLite file in the data folder."),
 )

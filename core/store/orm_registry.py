@@ -133,3 +133,16 @@ class SqlVersionDataset(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id"), primary_key=True)
+
+
+class SqlArtifactTrust(Base):
+    """A validator's decision that a pickle/joblib artifact (by its SHA-256) may be inspected in
+    the sandbox and converted. The decision is also in the audit trail (``artifact.trusted``)."""
+
+    __tablename__ = "artifact_trust"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    decided_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UtcTimestamp)

@@ -99,6 +99,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['version_id'], ['model_version.id'], name=op.f('fk_version_dataset_version_id_model_version')),
     sa.PrimaryKeyConstraint('version_id', 'role', 'dataset_id', name=op.f('pk_version_dataset'))
     )
+    op.create_table('artifact_trust',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('decided_by', sa.String(length=64), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('decided_at', TS, nullable=False),
+    sa.PrimaryKeyConstraint('sha256', name=op.f('pk_artifact_trust'))
+    )
     _immutable_versions()
 
 
@@ -115,7 +123,7 @@ def _immutable_versions() -> None:
             "ON model_version BEGIN SELECT RAISE(ABORT, 'a model version is immutable; "
             "import a new version instead'); END"
         )
-        for table in ("model_version", "model", "dataset", "version_dataset"):
+        for table in ("model_version", "model", "dataset", "version_dataset", "artifact_trust"):
             op.execute(
                 f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN "
                 f"SELECT RAISE(ABORT, 'registry records are never deleted; retire them'); END"
@@ -143,7 +151,7 @@ def _immutable_versions() -> None:
                 USING ERRCODE = 'insufficient_privilege';
         END $$
     """)
-    for table in ("model_version", "model", "dataset", "version_dataset"):
+    for table in ("model_version", "model", "dataset", "version_dataset", "artifact_trust"):
         op.execute(
             f"CREATE TRIGGER {table}_no_delete BEFORE DELETE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION charter_registry_no_delete()"
