@@ -69,7 +69,7 @@ class ImportService:
         reason = check_text("reason", reason)
         if not reason:
             raise InvalidInput("Say why this pickle is trusted; it goes into the audit trail.")
-        sha = hash_file(Path(artifact))
+        sha = hash_file(Path(artifact)).sha256
         with self.store.unit_of_work(principal) as uow:
             if uow.session.get(SqlArtifactTrust, sha) is not None:
                 return Changes()
@@ -106,7 +106,7 @@ class ImportService:
             raise InvalidInput("Give at most one dataset per role.")
         metrics = {str(k): _metric(k, v) for k, v in req.metrics.items()}
         artifact = Path(req.artifact)
-        sha = hash_file(artifact) if artifact.is_file() else None
+        sha = hash_file(artifact).sha256 if artifact.is_file() else None
         trusted = sha is not None and self._is_trusted(principal, sha)
         progress(1, 10)
         description = describe_artifact(artifact, trusted_pickle=trusted, cancel=cancel)
