@@ -58,6 +58,18 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.add_argument("--reason", required=True)
 
 
+def artifact_store(svc: Services) -> Any:
+    """The demo store keeps its artifacts beside it; any other store uses the workstation's
+    artifact folder (a configured shared path must exist; the default one is created)."""
+    from core import paths
+    from core.registry.artifact_store import ArtifactStore
+
+    if svc.demo and svc.store.url.database:
+        return ArtifactStore(Path(svc.store.url.database).parent / "artifacts")
+    root, shared = paths.artifact_dir()
+    return ArtifactStore(root, create=not shared)
+
+
 def _pairs(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -101,16 +113,13 @@ def version_json(v: ModelVersion) -> dict[str, Any]:
 
 @_signed
 def cmd_import(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
-    from core import paths
-    from core.registry.artifact_store import ArtifactStore
     from core.services.importer import ImportRequest, ImportService
 
     meta = _metadata(args.metadata)
     fields = {**(meta.get("fields") or {}), **_pairs(args.field, "--field")}
     metrics = {**(meta.get("metrics") or {}), **_pairs(args.metric, "--metric")}
     datasets = [(getattr(args, role), role) for role in DATASET_ROLES if getattr(args, role)]
-    root, shared = paths.artifact_dir()
-    importer = ImportService(svc.store, ArtifactStore(root, create=not shared))
+    importer = ImportService(svc.store, artifact_store(svc))
     version, _ = importer.import_version(me, ImportRequest(
         model=args.model, artifact=args.artifact, datasets=datasets, model_fields=fields,
         code_reference=args.code_ref or str(meta.get("code_ref") or ""),
@@ -161,12 +170,9 @@ def cmd_models_show(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
 
 @_signed
 def cmd_artifact_trust(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
-    from core import paths
-    from core.registry.artifact_store import ArtifactStore
     from core.services.importer import ImportService
 
-    root, shared = paths.artifact_dir()
-    ImportService(svc.store, ArtifactStore(root, create=not shared)).trust_pickle(
+    ImportService(svc.store, artifact_store(svc)).trust_pickle(
         me, args.artifact, reason=args.reason)
     emit(args, {"artifact": str(args.artifact), "trusted": True},
          f"Recorded the trust decision for {args.artifact.name}.")

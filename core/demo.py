@@ -44,7 +44,8 @@ def demo_exists(url: str) -> bool:
     return u.get_backend_name() == "sqlite" and bool(u.database) and Path(u.database).exists()
 
 
-def create_demo(url: str, hasher: Hasher, *, replace: bool = False) -> tuple[Store, list[DemoAccount]]:
+def create_demo(url: str, hasher: Hasher, *, replace: bool = False,
+                with_portfolio: bool = True) -> tuple[Store, list[DemoAccount]]:
     """Create the demo store at ``url`` (a SQLite file) with one user per role and random
     passwords, which are returned once and never stored in clear. Raises AlreadyExists unless
     ``replace``; replacing deletes only that demo file."""
@@ -75,4 +76,10 @@ def create_demo(url: str, hasher: Hasher, *, replace: bool = False) -> tuple[Sto
         auth.set_password_with_code(username, issued.code, password)
         accounts.append(DemoAccount(username, display, role, password))
     auth.record_session_event(admin, "auth.signed_out")
+    if with_portfolio:
+        from core.demo_portfolio import build_portfolio
+
+        scientist = auth.sign_in("dana", accounts[1].password)
+        build_portfolio(store, scientist, path.parent)
+        auth.record_session_event(scientist, "auth.signed_out")
     return store, accounts

@@ -32,7 +32,7 @@ def check_chain(events: list[dict]) -> None:
 
 def test_json_and_csv_exports_verify_by_the_readme_recipe(tmp_path):
     hasher = Hasher(HashParams(time_cost=1, memory_cost=1024, parallelism=1))
-    store, accounts = create_demo(f"sqlite:///{tmp_path}/demo.db", hasher)
+    store, accounts = create_demo(f"sqlite:///{tmp_path}/demo.db", hasher, with_portfolio=False)
     auth, users = AuthService(store, hasher), UserService(store, hasher)
     admin = auth.sign_in("ada", accounts[0].password)
     # Text that spreadsheets would run, non-ASCII and quotes all go through the chain.

@@ -267,3 +267,49 @@ def test_postgres_store_through_cli(pg_url, monkeypatch, capsys):
     code, out, _ = run(monkeypatch, capsys, *as_admin("audit", "verify", "--db", pg_url,
                                                      "--json"), stdin=ADMIN_PW + "\n")
     assert code == 0 and json.loads(out)["events"] >= 3
+
+
+def test_import_and_models_commands(store, tmp_path, monkeypatch, capsys):
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.DataFrame({"income": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+                          "age": [20, 30, 40, 50, 60, 70]})
+    y = [0, 0, 0, 1, 1, 1]
+    sio.dump(LogisticRegression().fit(frame, y), tmp_path / "m.skops")
+    frame.assign(target=y).to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "meta.yaml").write_text(
+        "fields:\n  purpose: Cards PD\n  risk_tier: 2\nmetrics:\n  auc: 0.9\ncode_ref: git:1\n")
+    run(monkeypatch, capsys, *as_admin("user", "add", "dana", "--name", "Dana", "--role",
+                                       "data_scientist", "--db", store, "--json"),
+        stdin=ADMIN_PW + "\n")
+    from app.container import open_services
+
+    svc = open_services(store)
+    issued = svc.users.reset_password(svc.auth.sign_in("root", ADMIN_PW), "dana", reason="t")
+    svc.auth.set_password_with_code("dana", issued.code, "a wholly separate passphrase")
+    svc.close()
+    dana = ["--user", "dana", "--password-stdin", "--db", store]
+    pw = "a wholly separate passphrase\n"
+    code, out, err = run(monkeypatch, capsys, "import", str(tmp_path / "m.skops"), "--model",
+                         "Cards PD", "--training", str(tmp_path / "train.csv"), "--metadata",
+                         str(tmp_path / "meta.yaml"), "--json", *dana, stdin=pw)
+    assert code == 0, err
+    version = json.loads(out)
+    assert (version["number"], version["artifact_format"], version["metrics"]) == (
+        1, "skops", {"auc": 0.9})
+    code, out, _ = run(monkeypatch, capsys, "models", "list", "--json", *dana, stdin=pw)
+    assert [(m["name"], m["risk_tier"], m["version_count"]) for m in json.loads(out)] == [
+        ("Cards PD", 2, 1)]
+    code, out, _ = run(monkeypatch, capsys, "models", "show", "Cards PD", *dana, stdin=pw)
+    assert code == 0 and "v1" in out and "Missing:" in out
+    (tmp_path / "notes.txt").write_text("hello")
+    code, _, err = run(monkeypatch, capsys, "import", str(tmp_path / "notes.txt"), "--model",
+                       "Notes", *dana, stdin=pw)
+    assert code == 1 and ".skops" in err
+    (tmp_path / "bad.yaml").write_text("colour: red\n")
+    code, _, err = run(monkeypatch, capsys, "import", str(tmp_path / "m.skops"), "--model", "Y",
+                       "--metadata", str(tmp_path / "bad.yaml"), *dana, stdin=pw)
+    assert "Notes" not in run(monkeypatch, capsys, "models", "list", *dana, stdin=pw)[1]
+    assert code == 1 and "unknown keys: colour" in err

@@ -25,7 +25,7 @@ FAST = HashParams(time_cost=1, memory_cost=1024, parallelism=1)
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     folder = tmp_path_factory.mktemp("demo-template")
     path = folder / "charter-demo.db"
-    store, accounts = create_demo(f"sqlite:///{path}", Hasher(FAST))
+    store, accounts = create_demo(f"sqlite:///{path}", Hasher(FAST), with_portfolio=False)
     store.dispose()
     return path, {a.username: a.password for a in accounts}
 

@@ -1,0 +1,119 @@
+"""The demo store's portfolio: real models trained when the demo store is made.
+
+The data ship with scikit-learn (its bundled breast-cancer, diabetes and wine data sets), so the
+demo needs no network. Models come in three formats (skops, ONNX, an MLflow folder), some with
+two versions, each with training and holdout data, lineage and a reference profile; one model is
+retired and some inventory records are left incomplete so the completeness check has something
+to show. Everything goes through the same import service a data scientist uses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from core.entities import Principal
+from core.registry.artifact_store import ArtifactStore
+from core.services.importer import ImportRequest, ImportService
+from core.services.inventory import InventoryService
+from core.store.uow import Store
+
+SCREENING = {"purpose": "Rank screening cases for review (demo on scikit-learn's breast-cancer "
+             "data)", "intended_use": "Prioritise manual review queues",
+             "restrictions": "Demo only; not for any real decision",
+             "products": "Demo", "methodology": "Logistic regression, then gradient boosting",
+             "business_owner": "Demo Risk Office", "developer": "dana", "risk_tier": 1,
+             "data_classification": "internal", "uses_personal_data": "no",
+             "source": "in_house", "status": "in_use"}
+DIABETES = {"purpose": "Estimate disease progression one year ahead (demo regression)",
+            "business_owner": "Demo Analytics", "developer": "dana", "risk_tier": 2,
+            "source": "in_house"}
+WINE = {"purpose": "Classify wine cultivars (demo, MLflow format)", "risk_tier": 3,
+        "business_owner": "Demo Operations", "developer": "dana",
+        "data_classification": "public", "uses_personal_data": "no", "source": "vendor",
+        "vendor_name": "Example Vendor Ltd"}
+
+
+def _split(frame, target: str, folder: Path, stem: str) -> list[tuple[Path, str]]:  # noqa: ANN001
+    shuffled = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    cut = int(len(shuffled) * 0.7)
+    train, holdout = folder / f"{stem}-training.csv", folder / f"{stem}-holdout.csv"
+    shuffled.iloc[:cut].to_csv(train, index=False)
+    shuffled.iloc[cut:].to_csv(holdout, index=False)
+    return [(train, "training"), (holdout, "holdout")]
+
+
+def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
+    """Train and import the demo models as ``scientist``; returns how many versions exist."""
+    import skops.io as sio
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data_dir = folder / "datasets"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    work = folder / "build"
+    work.mkdir(parents=True, exist_ok=True)
+    importer = ImportService(store, ArtifactStore(folder / "artifacts"))
+    versions = 0
+
+    # 1. Screening: two skops versions on the same data.
+    cancer = load_breast_cancer(as_frame=True).frame
+    cancer.columns = [c.replace(" ", "_") for c in cancer.columns]
+    x, y = cancer.drop(columns=["target"]), cancer["target"]
+    datasets = _split(cancer, "target", data_dir, "screening")
+    for number, (label, model) in enumerate((
+            ("1.0", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))),
+            ("2.0", HistGradientBoostingClassifier(max_iter=60, random_state=0))), start=1):
+        model.fit(x, y)
+        path = work / f"screening-{label}.skops"
+        sio.dump(model, path)
+        importer.import_version(scientist, ImportRequest(
+            model="Screening classifier", artifact=path, datasets=datasets,
+            model_fields=SCREENING, label=label, code_reference=f"demo:screening@{number}",
+            metrics={"train_accuracy": round(float(model.score(x, y)), 4)}))
+        versions += 1
+
+    # 2. Diabetes progression: ONNX.
+    from skl2onnx import to_onnx
+
+    diabetes = load_diabetes(as_frame=True).frame
+    dx, dy = diabetes.drop(columns=["target"]), diabetes["target"]
+    ridge = Ridge(alpha=1.0).fit(dx.to_numpy(dtype="float32"), dy)
+    onnx_path = work / "diabetes.onnx"
+    onnx_path.write_bytes(to_onnx(ridge, dx.to_numpy(dtype="float32")[:1]).SerializeToString())
+    importer.import_version(scientist, ImportRequest(
+        model="Diabetes progression", artifact=onnx_path,
+        model_fields=DIABETES, label="1.0", code_reference="demo:diabetes@1",
+        metrics={"train_r2": round(float(ridge.score(dx.to_numpy(dtype="float32"), dy)), 4)}))
+    _split(diabetes, "target", data_dir, "diabetes")
+    versions += 1
+
+    # 3. Wine: an MLflow model folder holding a skops model.
+    wine = load_wine(as_frame=True).frame
+    wine.columns = [c.replace("/", "_") for c in wine.columns]
+    wx, wy = wine.drop(columns=["target"]), wine["target"]
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(wx, wy)
+    mlflow_dir = work / "wine-mlflow"
+    mlflow_dir.mkdir(exist_ok=True)
+    sio.dump(forest, mlflow_dir / "model.skops")
+    inputs = json.dumps([{"type": "double", "name": c, "required": True} for c in wx.columns])
+    (mlflow_dir / "MLmodel").write_text(
+        "artifact_path: model\nflavors:\n  sklearn:\n    pickled_model: model.skops\n"
+        "    serialization_format: skops\n    sklearn_version: 1.9.1\n"
+        f"signature:\n  inputs: '{inputs}'\n  outputs: '[{{\"type\": \"long\"}}]'\n")
+    (mlflow_dir / "requirements.txt").write_text("scikit-learn==1.9.1\nskops==0.16.0\n")
+    importer.import_version(scientist, ImportRequest(
+        model="Wine cultivar", artifact=mlflow_dir, datasets=_split(wine, "target", data_dir,
+                                                                     "wine"),
+        model_fields=WINE, label="1.0", code_reference="demo:wine@1"))
+    versions += 1
+
+    # 4. A retired model: retired models stay in the inventory and in searches.
+    InventoryService(store).retire(scientist, "Diabetes progression",
+                                   reason="Demo: replaced by a newer approach")
+    shutil.rmtree(work, ignore_errors=True)  # the artifact store holds what was imported
+    return versions
