@@ -9,6 +9,7 @@ from core import paths
 from core.security import Hasher
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
+from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
 from core.settings import WorkstationSettings
@@ -24,6 +25,7 @@ class Services:
     settings: SettingsService
     audit: AuditTrailService
     demo: bool
+    inventory: InventoryService
 
     def close(self) -> None:
         self.store.dispose()
@@ -54,6 +56,7 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
         settings=SettingsService(store),
         audit=AuditTrailService(store),
         demo=is_demo(store),
+        inventory=InventoryService(store),
     )
 
 

@@ -30,6 +30,7 @@ from views.account_dialogs import ChangePasswordDialog
 from views.audit_screen import AuditScreen
 from views.home_screen import HomeScreen
 from views.idle_lock import IdleWatcher, LockPanel
+from views.registry_screen import RegistryScreen
 from views.screen import Screen
 from views.services import ServicesLike
 from views.settings_screen import SettingsScreen
@@ -53,6 +54,7 @@ class ScreenSpec:
 SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("users", "Users", "users", Action.USER_MANAGE, UsersScreen),
     ScreenSpec("audit", "Audit trail", "audit", Action.AUDIT_READ, AuditScreen),
+    ScreenSpec("registry", "Model registry", "registry", Action.MODEL_READ, RegistryScreen),
     ScreenSpec("settings", "Settings", "settings", Action.SETTINGS_MANAGE, SettingsScreen),
 )
 

@@ -44,8 +44,6 @@ class PlannedScreen:
 
 
 PLANNED: tuple[PlannedScreen, ...] = (
-    PlannedScreen("Model registry", Action.MODEL_READ,
-                  "models, versions, artifacts and their lineage"),
     PlannedScreen("Validation", Action.FINDING_RECORD, "independent validation and findings"),
     PlannedScreen("Approvals", Action.VERSION_APPROVE, "approve or reject models for use"),
     PlannedScreen("Compliance review", Action.COMPLIANCE_SIGN,

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
+from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
 from core.store.uow import Store
@@ -18,3 +19,4 @@ class ServicesLike(Protocol):
     settings: SettingsService
     audit: AuditTrailService
     demo: bool
+    inventory: InventoryService

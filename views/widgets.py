@@ -68,6 +68,7 @@ class FormDialog(QDialog):
         self.submitted.emit()
 
     def show_error(self, text: str | None) -> None:
+        self.ok_button.setDefault(True)  # after an error Enter still means "do it", not Cancel
         self.error.setText(text or "")
         self.error.setVisible(bool(text))
         if text:  # grow to fit the message instead of squeezing the form

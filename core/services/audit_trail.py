@@ -38,6 +38,11 @@ KNOWN_ACTIONS: dict[str, str] = {
     "user.locked": "Account locked after failed sign-ins",
     "user.unlocked": "Account unlocked",
     "setting.changed": "Store setting changed",
+    "model.created": "Model added to the inventory",
+    "model.updated": "Inventory record changed (incl. retiring)",
+    "dataset.registered": "Dataset registered",
+    "version.created": "Model version imported",
+    "artifact.trusted": "Pickle artifact trusted by a validator",
     "audit.verified": "Audit trail verified",
     "audit.exported": "Audit trail exported",
 }

@@ -75,8 +75,8 @@ w.show_screen(2); audit = w.screens[2]
 audit.verify(); settle(800)
 audit.table.selectRow(0)
 shot(w, "08_audit_verified")
-w.show_screen(3); shot(w, "09_settings")
-w.screens[3].table.selectRow(1); d2 = w.screens[3].edit("auth.idle_lock_minutes"); shot(d2, "10_setting_dialog"); d2.reject()
+w.show_screen(4); shot(w, "09_settings")
+w.screens[4].table.selectRow(1); d2 = w.screens[4].edit("auth.idle_lock_minutes"); shot(d2, "10_setting_dialog"); d2.reject()
 w.lock(); shot(w, "11_locked")
 w._end_session(); w.close()
 # tamper
