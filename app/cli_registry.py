@@ -56,6 +56,11 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.set_defaults(func=cmd_artifact_trust)
     sp.add_argument("artifact", type=Path)
     sp.add_argument("--reason", required=True)
+    sp = art.add_parser("convert", parents=[signed], help="convert a trusted pickle/joblib "
+                        "model to skops, in the sandbox (validators)")
+    sp.set_defaults(func=cmd_artifact_convert)
+    sp.add_argument("artifact", type=Path)
+    sp.add_argument("--output", "-o", type=Path, required=True, metavar="FILE.skops")
 
 
 def artifact_store(svc: Services) -> Any:
@@ -176,3 +181,12 @@ def cmd_artifact_trust(args, svc: Services, me: Principal) -> None:  # noqa: ANN
         me, args.artifact, reason=args.reason)
     emit(args, {"artifact": str(args.artifact), "trusted": True},
          f"Recorded the trust decision for {args.artifact.name}.")
+
+
+@_signed
+def cmd_artifact_convert(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    from core.services.importer import ImportService
+
+    ImportService(svc.store, artifact_store(svc)).convert_pickle(me, args.artifact, args.output)
+    emit(args, {"artifact": str(args.artifact), "skops": str(args.output)},
+         f"Converted {args.artifact.name} to {args.output}; import that file instead.")

@@ -43,6 +43,7 @@ KNOWN_ACTIONS: dict[str, str] = {
     "dataset.registered": "Dataset registered",
     "version.created": "Model version imported",
     "artifact.trusted": "Pickle artifact trusted by a validator",
+    "artifact.converted": "Trusted pickle converted to skops",
     "audit.verified": "Audit trail verified",
     "audit.exported": "Audit trail exported",
 }

@@ -80,6 +80,25 @@ class ImportService:
                        new={"file": Path(artifact).name, "format": "pickle"})
         return Changes(audit=True)
 
+    def convert_pickle(self, principal: Principal, artifact: Path, dest: Path) -> Changes:
+        """Convert a trusted pickle/joblib model to skops (in the sandbox), so later versions can
+        be imported without trusting a pickle. The result is loaded back with Charter's trusted
+        types before it is written. Raises PermissionDenied, InvalidInput (no trust decision),
+        ArtifactRejected. Audit: ``artifact.converted``."""
+        from core.registry.formats import convert_pickle_to_skops
+
+        require(principal.role, Action.ARTIFACT_TRUST)
+        source = hash_file(Path(artifact)).sha256
+        if not self._is_trusted(principal, source):
+            raise InvalidInput("Record the trust decision first: charter artifact trust FILE "
+                               "--reason ...")
+        convert_pickle_to_skops(Path(artifact), Path(dest))
+        result = hash_file(Path(dest)).sha256
+        with self.store.unit_of_work(principal) as uow:
+            uow.record("artifact.converted", "artifact", source,
+                       new={"to_format": "skops", "sha256": result, "file": Path(dest).name})
+        return Changes(audit=True)
+
     def import_version(self, principal: Principal, req: ImportRequest, *,
                        progress: ProgressFn = no_progress,
                        cancel: CancelToken | None = None) -> tuple[ModelVersion, Changes]:
@@ -106,6 +125,7 @@ class ImportService:
             raise InvalidInput("Give at most one dataset per role.")
         metrics = {str(k): _metric(k, v) for k, v in req.metrics.items()}
         artifact = Path(req.artifact)
+        _check_size(artifact)
         sha = hash_file(artifact).sha256 if artifact.is_file() else None
         trusted = sha is not None and self._is_trusted(principal, sha)
         progress(1, 10)
@@ -198,6 +218,25 @@ def _artifact_file(path: Path, scratch: Path) -> Path:
             info.external_attr = 0o644 << 16
             zf.writestr(info, file.read_bytes())
     return target
+
+
+# Describing an artifact loads it into memory; anything larger is refused before it is read.
+# (Datasets are bounded by memory too; artifacts are hashed streaming whatever their size.)
+MAX_ARTIFACT_BYTES = 4 << 30
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = (sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+                if path.is_dir() else path.stat().st_size)
+    except OSError as err:
+        raise InvalidInput(f"Cannot read the artifact {path}: {err.strerror}.") from None
+    if size > MAX_ARTIFACT_BYTES:
+        raise InvalidInput(
+            f"The artifact {path.name} is {size / 2**30:.1f} GiB; Charter loads artifacts to "
+            f"describe them and accepts up to {MAX_ARTIFACT_BYTES / 2**30:.0f} GiB.",
+            hint="Check that this is the model file and not, say, a data export; a model this "
+                 "large needs a reviewed exception.")
 
 
 def _metric(key: Any, value: Any) -> float:

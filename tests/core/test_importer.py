@@ -123,6 +123,11 @@ def test_pickle_needs_a_validators_trust_decision(console, importer, dana, credi
     assert (ev.actor, ev.reason) == ("victor", "built by our team, CR-12")
     version, _ = importer.import_version(dana, req)
     assert version.artifact_format == "pickle" and version.number == 1
+    importer.convert_pickle(victor, credit_model / "model.pkl", credit_model / "conv.skops")
+    assert console.events("artifact.converted")[-1].actor == "victor"
+    converted, _ = importer.import_version(dana, ImportRequest(
+        model="Legacy PD", artifact=credit_model / "conv.skops"))
+    assert (converted.artifact_format, converted.number) == ("skops", 2)
 
 
 def test_versions_are_immutable_and_retired_models_take_none(console, importer, dana,
@@ -134,3 +139,14 @@ def test_versions_are_immutable_and_retired_models_take_none(console, importer, 
     InventoryService(console.store).retire(dana, "Retail PD", reason="replaced")
     with pytest.raises(InvalidInput, match="retired"):
         importer.import_version(dana, _request(credit_model, label="2"))
+
+
+def test_an_artifact_far_larger_than_memory_is_refused_before_it_is_read(console, importer,
+                                                                         dana, tmp_path) -> None:
+    huge = tmp_path / "huge.skops"
+    with open(huge, "wb") as fh:  # sparse: 6 GiB on paper, nothing on disk
+        fh.truncate(6 << 30)
+    before = len(console.events())
+    with pytest.raises(InvalidInput, match="6.0 GiB"):
+        importer.import_version(dana, ImportRequest(model="Huge", artifact=huge))
+    assert len(console.events()) == before
