@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.entities import Changes, Page, Principal
@@ -189,8 +189,9 @@ class InventoryService:
         require(principal.role, Action.MODEL_READ)
         flt = flt or ModelFilter()
         conds = []
-        if after_name is not None:
-            conds.append(SqlModel.name > after_name)
+        if after_name is not None:  # names sort as people read them: case-insensitively
+            conds.append(tuple_(func.lower(SqlModel.name), SqlModel.name)
+                         > tuple_(func.lower(literal(after_name)), literal(after_name)))
         if flt.text:
             like = f"%{flt.text.strip().lower()}%"
             conds.append(or_(func.lower(SqlModel.name).like(like),
@@ -209,7 +210,7 @@ class InventoryService:
                   .group_by(SqlModelVersion.model_id).subquery())
         q = (select(SqlModel, counts.c.n, counts.c.latest)
              .outerjoin(counts, counts.c.model_id == SqlModel.id)
-             .order_by(SqlModel.name).limit(limit + 1))
+             .order_by(func.lower(SqlModel.name), SqlModel.name).limit(limit + 1))
         if conds:
             q = q.where(and_(*conds))
         with self.store.unit_of_work(principal, write=False) as uow:

@@ -95,6 +95,12 @@ def test_keyset_pages_and_filters(inv, scientist) -> None:
         page = inv.page(scientist, after_name=page.next_cursor, limit=10)
         names += [m.name for m in page.items]
     assert names == [f"Model {i:02d}" for i in range(25)]
+    inv.create(scientist, "alpha model")
+    inv.create(scientist, "Zeta model")
+    first = inv.page(scientist, limit=2)
+    assert [m.name for m in first.items] == ["alpha model", "Model 00"]
+    rest = inv.page(scientist, after_name=first.next_cursor, limit=100)
+    assert [m.name for m in rest.items][-1] == "Zeta model" and len(rest.items) == 25
     tier1 = inv.page(scientist, ModelFilter(risk_tier=1)).items
     assert len(tier1) == 9 and {m.risk_tier for m in tier1} == {1}
     assert len(inv.page(scientist, ModelFilter(owner="Desk 1")).items) == 12
