@@ -183,6 +183,17 @@ class InventoryService:
                 .order_by(SqlModelVersion.number.desc())).scalars().all()
             return [version_entity(uow.session, r, model.name) for r in rows]
 
+    def reference_profile(self, principal: Principal, dataset_sha256: str) -> dict | None:
+        """The stored reference profile of a dataset (per feature: bins and histogram, or
+        category frequencies, null rate), or None when the dataset has none."""
+        from core.registry.profile import load_profile
+
+        require(principal.role, Action.MODEL_READ)
+        with self.store.unit_of_work(principal, write=False) as uow:
+            text = uow.session.execute(select(SqlDataset.profile).where(
+                SqlDataset.sha256 == dataset_sha256)).scalar()
+        return None if text is None else load_profile(text)
+
     def page(self, principal: Principal, flt: ModelFilter | None = None, *,
              after_name: str | None = None, limit: int = 200) -> Page[Model]:
         """Models by name, one keyset page (``after_name`` = the previous page's cursor)."""

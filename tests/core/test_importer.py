@@ -79,6 +79,7 @@ def test_import_records_version_lineage_datasets_profile_and_audit(console, impo
         profile = json.loads(uow.session.execute(text(
             "select profile from dataset where sha256 = :s"), {"s": training.sha256}).scalar())
     assert set(profile["features"]) == {"income", "age", "region"}
+    assert InventoryService(console.store).reference_profile(dana, training.sha256) == profile
     actions = [e.action for e in console.events()][-4:]
     assert actions == ["model.created", "dataset.registered", "dataset.registered",
                        "version.created"]
