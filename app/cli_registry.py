@@ -64,15 +64,8 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
 
 
 def artifact_store(svc: Services) -> Any:
-    """The demo store keeps its artifacts beside it; any other store uses the workstation's
-    artifact folder (a configured shared path must exist; the default one is created)."""
-    from core import paths
-    from core.registry.artifact_store import ArtifactStore
-
-    if svc.demo and svc.store.url.database:
-        return ArtifactStore(Path(svc.store.url.database).parent / "artifacts")
-    root, shared = paths.artifact_dir()
-    return ArtifactStore(root, create=not shared)
+    """The artifact store of ``svc`` (see app.container.artifact_store_for)."""
+    return svc.artifacts
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:

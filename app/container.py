@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from core import paths
+from core.registry.artifact_store import ArtifactStore
 from core.security import Hasher
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
@@ -26,6 +28,7 @@ class Services:
     audit: AuditTrailService
     demo: bool
     inventory: InventoryService
+    artifacts: ArtifactStore
 
     def close(self) -> None:
         self.store.dispose()
@@ -47,16 +50,27 @@ def resolve_store_url(cli_url: str | None, *, demo: bool = False) -> str:
     return paths.default_store_url()
 
 
+def artifact_store_for(store: Store, demo: bool) -> ArtifactStore:
+    """The demo store keeps its artifacts beside it; any other store uses the workstation's
+    artifact folder (a configured shared path must exist; the default one is created)."""
+    if demo and store.url.database:
+        return ArtifactStore(Path(store.url.database).parent / "artifacts")
+    root, shared = paths.artifact_dir()
+    return ArtifactStore(root, create=not shared)
+
+
 def build_services(store: Store, hasher: Hasher | None = None) -> Services:
     hasher = hasher or Hasher()
+    demo = is_demo(store)
     return Services(
         store=store,
         auth=AuthService(store, hasher),
         users=UserService(store, hasher),
         settings=SettingsService(store),
         audit=AuditTrailService(store),
-        demo=is_demo(store),
+        demo=demo,
         inventory=InventoryService(store),
+        artifacts=artifact_store_for(store, demo),
     )
 
 

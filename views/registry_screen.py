@@ -26,6 +26,7 @@ from core.entities_registry import Model, ModelFilter
 from core.errors import KnownError
 from core.permissions import Action
 from views.error_dialog import error_text
+from views.import_wizard import ImportWizard
 from views.model_dialogs import TIER_CHOICES, ModelFormDialog
 from views.model_screen import ModelScreen
 from views.model_table_model import MODEL_ROLE, STATUS_LABELS, ModelTableModel
@@ -59,10 +60,13 @@ class RegistryScreen(Screen):
         self.new_button = QPushButton(icon("new-model"), "New model…")
         self.new_button.clicked.connect(self.new_model)
         self.new_button.setVisible(principal.may(Action.MODEL_IMPORT))
+        self.import_button = QPushButton(icon("import"), "Import version…")
+        self.import_button.clicked.connect(lambda: self.import_version(self._selected_name()))
+        self.import_button.setVisible(principal.may(Action.MODEL_IMPORT))
         self.open_button = QPushButton(icon("open"), "Open")
         self.open_button.clicked.connect(self.open_selected)
         self.count_label = plain_label("", "muted", wrap=False)
-        row = button_row(self.new_button, self.open_button)
+        row = button_row(self.new_button, self.import_button, self.open_button)
         row.addWidget(self.count_label)
         layout.addLayout(row)
         self.banner = plain_label("", "bannerBad")
@@ -94,6 +98,13 @@ class RegistryScreen(Screen):
         self.model_page.back_requested.connect(self.show_list)
         self.model_page.changes_made.connect(self.changes_made)
         self.pages.addWidget(self.model_page)
+        # The Versions tab's import, added here so the model page stays free of the wizard.
+        self.import_new_button = QPushButton(icon("import"), "Import new version…")
+        self.import_new_button.clicked.connect(self._import_for_open_model)
+        if principal.may(Action.MODEL_IMPORT):
+            self.model_page.versions.layout().insertLayout(0, button_row(self.import_new_button))
+        else:
+            self.import_new_button.hide()
         self._owners: set[str] = set()
         self.model.reload()
         self._update_buttons()
@@ -236,6 +247,24 @@ class RegistryScreen(Screen):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.dialog = dialog
         dialog.open()
+
+    def _selected_name(self) -> str | None:
+        model = self.selected_model()
+        return model.name if model is not None else None
+
+    def _import_for_open_model(self) -> None:
+        page = self.model_page
+        if page.model is not None and page.model.status != "retired":
+            self.import_version(page.model.name)
+
+    def import_version(self, model_name: str | None = None) -> None:
+        if not self.principal.may(Action.MODEL_IMPORT):
+            return
+        wizard = ImportWizard(self.services, self.principal, self, model_name=model_name)
+        wizard.imported.connect(self.changes_made)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = wizard
+        wizard.open()
 
     def _created(self, result: tuple[Model, Changes]) -> None:
         model, changes = result

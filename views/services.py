@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from core.registry.artifact_store import ArtifactStore
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
 from core.services.inventory import InventoryService
@@ -20,3 +21,4 @@ class ServicesLike(Protocol):
     audit: AuditTrailService
     demo: bool
     inventory: InventoryService
+    artifacts: ArtifactStore

@@ -110,7 +110,7 @@ class ImportService:
         Audit: ``model.created`` (new model), ``dataset.registered`` (new datasets),
         ``version.created``.
         """
-        from core.registry.datasets import ensure_matches_schema, read_dataset
+        from core.registry.datasets import DatasetRejected, ensure_matches_schema, read_dataset
         from core.registry.formats import describe_artifact
         from core.registry.profile import compute_profile
 
@@ -135,8 +135,13 @@ class ImportService:
         for i, (path, role) in enumerate(req.datasets):
             if cancel is not None:
                 cancel.check()
-            data = read_dataset(Path(path), cancel=cancel)
-            ensure_matches_schema(schema, data)
+            try:
+                data = read_dataset(Path(path), cancel=cancel)
+                ensure_matches_schema(schema, data)
+            except DatasetRejected as err:  # with several datasets, say which one
+                message = err.message[:1].lower() + err.message[1:]
+                raise DatasetRejected(f"{role.capitalize()} dataset {Path(path).name}: {message}",
+                                      hint=err.hint, disagreements=err.disagreements) from None
             profile = None
             if role in ("reference", "training"):
                 names = [f.name for f in schema] or None
