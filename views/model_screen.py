@@ -97,6 +97,12 @@ class ModelScreen(Screen):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._inventory_tab(), icon("inventory"), "Inventory")
         self.versions = VersionsPanel()
+        self.profile_button = QPushButton(icon("inventory"), "Reference profile…")
+        self.profile_button.setToolTip("What drift monitoring compares production inputs with")
+        self.profile_button.clicked.connect(self.show_profile)
+        self.versions.actions.addWidget(self.profile_button)
+        self.versions.selection_changed.connect(self._update_profile_button)
+        self._update_profile_button()
         self.tabs.addTab(self.versions, icon("versions"), "Versions")
         self.history: AuditTableModel | None = None
         if principal.may(Action.AUDIT_READ):
@@ -272,3 +278,34 @@ class ModelScreen(Screen):
 
         dialog.submitted.connect(submit)
         self._open(dialog)
+
+    # -- reference profile ---------------------------------------------------------------------
+    def _profiled(self):  # noqa: ANN202 - the selected version's profiled dataset, if any
+        version = self.versions.selected()
+        if version is None:
+            return None
+        ranked = sorted((d for d in version.datasets if d.has_profile),
+                        key=lambda d: d.role != "reference")
+        return ranked[0] if ranked else None
+
+    def _update_profile_button(self) -> None:
+        self.profile_button.setEnabled(self._profiled() is not None)
+
+    def show_profile(self) -> None:
+        from views.profile_dialog import ProfileDialog
+        from views.task import run_call
+
+        dataset = self._profiled()
+        if dataset is None:
+            return
+        inventory, who, sha = self.services.inventory, self.principal, dataset.sha256
+
+        def show(profile: object) -> None:
+            dialog = ProfileDialog(f"Reference profile of {dataset.name} ({dataset.role})",
+                                   profile, self)  # type: ignore[arg-type]
+            self.profile_dialog = dialog
+            dialog.open()
+
+        run_call(self, "Reading the reference profile…",
+                 lambda: inventory.reference_profile(who, sha), show)
+

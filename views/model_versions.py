@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QPlainTextEdit,
     QSplitter,
@@ -166,10 +167,15 @@ def _table(model: ListTableModel, widths: tuple[int, ...]) -> QTableView:
 
 
 class VersionsPanel(QWidget):
+    selection_changed = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
+        self.actions = QHBoxLayout()  # screens add their buttons for the versions here
+        self.actions.addStretch(1)
+        layout.addLayout(self.actions)
         self.model = VersionTableModel(self)
         self.table = _table(self.model, (50, 140, 80, 150, 110, 190))
         self.table.selectionModel().selectionChanged.connect(self._selected)
@@ -213,6 +219,7 @@ class VersionsPanel(QWidget):
 
     def _selected(self, *_args: object) -> None:
         self._show(self.selected())
+        self.selection_changed.emit()
 
     def _show(self, version: ModelVersion | None) -> None:
         self.schema.set_schema(version.input_schema if version else None)

@@ -102,7 +102,7 @@ class RegistryScreen(Screen):
         self.import_new_button = QPushButton(icon("import"), "Import new version…")
         self.import_new_button.clicked.connect(self._import_for_open_model)
         if principal.may(Action.MODEL_IMPORT):
-            self.model_page.versions.layout().insertLayout(0, button_row(self.import_new_button))
+            self.model_page.versions.actions.insertWidget(0, self.import_new_button)
         else:
             self.import_new_button.hide()
         self._owners: set[str] = set()

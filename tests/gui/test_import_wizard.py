@@ -192,3 +192,26 @@ def test_executive_sees_no_import(registry) -> None:  # noqa: ANN001
     assert not screen.import_new_button.isVisible()
     screen.import_version()
     assert screen.dialog is None
+
+
+def test_reference_profile_of_an_imported_version_is_shown(registry, qtbot, services, sign_in,  # noqa: ANN001
+                                                          artifact) -> None:
+    from core.services.importer import ImportRequest, ImportService
+    from views.profile_dialog import HEADERS
+
+    dana = sign_in("dana")
+    ImportService(services.store, services.artifacts).import_version(dana, ImportRequest(
+        model="Profiled", artifact=artifact / "model.skops",
+        datasets=[(artifact / "train.csv", "training")]))
+    screen = registry("eve")  # an executive reads, and sees the profile
+    screen.open_model("Profiled")
+    page = screen.model_page
+    assert page.profile_button.isEnabled()
+    page.show_profile()
+    qtbot.waitUntil(lambda: getattr(page, "profile_dialog", None) is not None, timeout=10_000)
+    table = page.profile_dialog.table
+    assert table.columnCount() == len(HEADERS) and table.rowCount() >= 2
+    first = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert first[1] in ("number", "integer") and first[2].endswith("%")
+    assert float(first[3]) <= float(first[4]) <= float(first[5])  # min <= median <= max
+    assert "bins:" in first[6]
