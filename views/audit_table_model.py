@@ -7,14 +7,13 @@ sequence number loaded (never an offset).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFontDatabase
 
 from core.entities import AuditEvent, AuditFilter, Principal
-from core.errors import KnownError
 from core.permissions import Role
 from views.services import ServicesLike
-from views.table_model import ListTableModel
+from views.table_model import KeysetTableModel
 from views.timefmt import local_text
 from views.widgets import plain_tooltip
 
@@ -52,61 +51,24 @@ def _short(text: str | None) -> str:
     return text if len(text) <= _CELL_LIMIT else text[:_CELL_LIMIT - 1] + "…"
 
 
-class AuditTableModel(ListTableModel):
+class AuditTableModel(KeysetTableModel):
     HEADERS = HEADERS
-    load_failed = Signal(object)  # KnownError while fetching a page
 
     def __init__(self, services: ServicesLike, principal: Principal, *,
                  page_size: int = PAGE_SIZE, parent=None) -> None:  # noqa: ANN001
-        super().__init__(parent)
+        super().__init__(AuditFilter(), page_size=page_size, parent=parent)
         self.services = services
         self.principal = principal
-        self.page_size = page_size
-        self.filter = AuditFilter()
-        self.events: list[AuditEvent] = []
-        self._cursor: int | None = None
-        self._at_end = False
-        self.pages_fetched = 0
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
     # -- loading ---------------------------------------------------------------------------
-    def reload(self, flt: AuditFilter | None = None) -> None:
-        """Start again from the newest event (with a new filter if given); reads one page."""
-        if flt is not None:
-            self.filter = flt
-        self.beginResetModel()
-        self.events = []
-        self._cursor = None
-        self._at_end = False
-        self.pages_fetched = 0
-        self.endResetModel()
-        self.fetchMore(QModelIndex())
-
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008, N802
-        return not parent.isValid() and not self._at_end
-
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008, N802
-        if parent.isValid() or self._at_end:
-            return
-        try:
-            page = self.services.audit.page(self.principal, self.filter,
-                                            before_seq=self._cursor, limit=self.page_size)
-        except KnownError as err:
-            self._at_end = True
-            self.load_failed.emit(err)
-            return
-        self.pages_fetched += 1
-        self._cursor = page.next_cursor
-        self._at_end = page.next_cursor is None
-        if page.items:
-            first = len(self.events)
-            self.beginInsertRows(QModelIndex(), first, first + len(page.items) - 1)
-            self.events.extend(page.items)
-            self.endInsertRows()
+    def fetch_page(self, cursor, limit: int):  # noqa: ANN001, ANN201
+        return self.services.audit.page(self.principal, self.filter, before_seq=cursor,
+                                        limit=limit)
 
     @property
-    def at_end(self) -> bool:
-        return self._at_end
+    def events(self) -> list:
+        return self.items
 
     def event_at(self, row: int) -> AuditEvent:
         return self.events[row]
@@ -118,9 +80,6 @@ class AuditTableModel(ListTableModel):
         return -1
 
     # -- Qt model API ------------------------------------------------------------------------
-    def rows(self) -> list:
-        return self.events
-
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         event = self.item(index)
         if event is None:

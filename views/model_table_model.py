@@ -7,14 +7,13 @@ last name loaded (never an offset). Also the labels the registry and model scree
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from core.entities import Principal
 from core.entities_registry import Model, ModelFilter
-from core.errors import KnownError
 from views.services import ServicesLike
-from views.table_model import ListTableModel
+from views.table_model import KeysetTableModel
 from views.timefmt import local_text
 from views.widgets import plain_tooltip
 
@@ -47,60 +46,23 @@ def completeness_text(model: Model) -> str:
     return "complete" if missing == 0 else f"{missing} missing"
 
 
-class ModelTableModel(ListTableModel):
+class ModelTableModel(KeysetTableModel):
     HEADERS = HEADERS
-    load_failed = Signal(object)  # KnownError while fetching a page
 
     def __init__(self, services: ServicesLike, principal: Principal, *,
                  page_size: int = PAGE_SIZE, parent=None) -> None:  # noqa: ANN001
-        super().__init__(parent)
+        super().__init__(ModelFilter(), page_size=page_size, parent=parent)
         self.services = services
         self.principal = principal
-        self.page_size = page_size
-        self.filter = ModelFilter()
-        self.models: list[Model] = []
-        self._cursor: str | None = None
-        self._at_end = False
-        self.pages_fetched = 0
 
     # -- loading ---------------------------------------------------------------------------
-    def reload(self, flt: ModelFilter | None = None) -> None:
-        """Start again from the first name (with a new filter if given); reads one page."""
-        if flt is not None:
-            self.filter = flt
-        self.beginResetModel()
-        self.models = []
-        self._cursor = None
-        self._at_end = False
-        self.pages_fetched = 0
-        self.endResetModel()
-        self.fetchMore(QModelIndex())
-
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008, N802
-        return not parent.isValid() and not self._at_end
-
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008, N802
-        if parent.isValid() or self._at_end:
-            return
-        try:
-            page = self.services.inventory.page(self.principal, self.filter,
-                                                after_name=self._cursor, limit=self.page_size)
-        except KnownError as err:
-            self._at_end = True
-            self.load_failed.emit(err)
-            return
-        self.pages_fetched += 1
-        self._cursor = page.next_cursor
-        self._at_end = page.next_cursor is None
-        if page.items:
-            first = len(self.models)
-            self.beginInsertRows(QModelIndex(), first, first + len(page.items) - 1)
-            self.models.extend(page.items)
-            self.endInsertRows()
+    def fetch_page(self, cursor, limit: int):  # noqa: ANN001, ANN201
+        return self.services.inventory.page(self.principal, self.filter, after_name=cursor,
+                                            limit=limit)
 
     @property
-    def at_end(self) -> bool:
-        return self._at_end
+    def models(self) -> list:
+        return self.items
 
     def row_of(self, name: str) -> int:
         for row, model in enumerate(self.models):
@@ -109,9 +71,6 @@ class ModelTableModel(ListTableModel):
         return -1
 
     # -- Qt model API ------------------------------------------------------------------------
-    def rows(self) -> list:
-        return self.models
-
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         model = self.item(index)
         if model is None:
