@@ -34,8 +34,9 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
                     help="a metric supplied with the artifact (repeatable)")
     sp.add_argument("--code-ref", default="", help="code reference (commit, tag, path)")
     sp.add_argument("--label", default="", help="a version label such as 2.1.0")
-    sp.add_argument("--keep-datasets", action="store_true",
-                    help="also keep the raw dataset files in the artifact store")
+    sp.add_argument("--discard-datasets", action="store_true",
+                    help="keep only the datasets' fingerprints, descriptions and profiles, not "
+                    "the raw files (validation needs the holdout file again then)")
 
     models = sub.add_parser("models", help="the model inventory").add_subparsers(
         dest="models_command", metavar="ACTION", required=True)
@@ -122,7 +123,7 @@ def cmd_import(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
         model=args.model, artifact=args.artifact, datasets=datasets, model_fields=fields,
         code_reference=args.code_ref or str(meta.get("code_ref") or ""),
         label=args.label or str(meta.get("label") or ""), metrics=metrics,
-        keep_datasets=args.keep_datasets))
+        keep_datasets=not args.discard_datasets))
     emit(args, version_json(version),
          f"Imported {version.model_name} version {version.number} ({version.artifact_format}, "
          f"SHA-256 {version.artifact_sha256}) with {len(version.datasets)} dataset(s).")

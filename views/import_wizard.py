@@ -230,6 +230,7 @@ class DatasetsPage(QWizardPage):
             form.addRow(role.capitalize(), _path_row(self, edit, ("Choose…", lambda p, e, r=role:
                         _pick_file(p, e, f"{r.capitalize()} dataset", DATASET_FILTER))))
         self.keep = QCheckBox("&Keep the raw dataset files in the artifact store")
+        self.keep.setChecked(True)  # validation re-reads the holdout data from the store
         form.addRow("", self.keep)
         form.addRow("", plain_label("Fingerprints, schemas and reference profiles are kept "
                                     "either way.", "hint"))

@@ -46,7 +46,9 @@ class ImportRequest:
     code_reference: str = ""
     label: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
-    keep_datasets: bool = False  # also keep the raw files in the artifact store
+    # Keep the raw dataset files in the artifact store (validation re-reads the holdout data);
+    # False keeps only fingerprint, description and profile, for data that must not be copied.
+    keep_datasets: bool = True
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ def test_import_records_version_lineage_datasets_profile_and_audit(console, impo
     assert version.training_dataset_sha256 == training.sha256 and training.rows == 300
     assert training.has_profile and version.metrics == {"auc": 0.81}
     assert version.artifact_sha256 in importer.artifacts
+    assert all(d.stored and d.sha256 in importer.artifacts for d in version.datasets)
     with console.store.unit_of_work(None, write=False) as uow:
         profile = json.loads(uow.session.execute(text(
             "select profile from dataset where sha256 = :s"), {"s": training.sha256}).scalar())
