@@ -7,13 +7,10 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QHeaderView,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -29,7 +26,7 @@ from views.services import ServicesLike
 from views.style import icon
 from views.task import run_task
 from views.timefmt import local_text
-from views.widgets import button_row, plain_label, screen_header
+from views.widgets import button_row, data_table, plain_label, screen_header
 
 _WIDTHS = (70, 190, 120, 130, 110, 170, 150, 140, 160, 160)
 
@@ -86,18 +83,7 @@ class AuditScreen(Screen):
         self.model.load_failed.connect(self._load_failed)
         self.model.rowsInserted.connect(self._update_count)
         self.model.modelReset.connect(self._update_count)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate(_WIDTHS):
-            self.table.setColumnWidth(col, width)
+        self.table = data_table(self.model, _WIDTHS)
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)

@@ -14,10 +14,8 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QPlainTextEdit,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -25,7 +23,7 @@ from PySide6.QtWidgets import (
 from core.entities_registry import ModelVersion
 from views.table_model import ListTableModel
 from views.timefmt import local_text
-from views.widgets import plain_label, plain_tooltip
+from views.widgets import data_table, plain_label, plain_tooltip
 
 COL_NUMBER, COL_LABEL, COL_FORMAT, COL_SHA, COL_AUTHOR, COL_CREATED, COL_STATE = range(7)
 VERSION_HEADERS = ("#", "Label", "Format", "Artifact SHA-256", "Author", "Created", "State")
@@ -150,22 +148,6 @@ class SchemaTableModel(ListTableModel):
         return None
 
 
-def _table(model: ListTableModel, widths: tuple[int, ...]) -> QTableView:
-    table = QTableView()
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.verticalHeader().hide()
-    table.verticalHeader().setDefaultSectionSize(26)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    table.horizontalHeader().setStretchLastSection(True)
-    for col, width in enumerate(widths):
-        table.setColumnWidth(col, width)
-    return table
-
-
 class VersionsPanel(QWidget):
     selection_changed = Signal()
 
@@ -177,12 +159,12 @@ class VersionsPanel(QWidget):
         self.actions.addStretch(1)
         layout.addLayout(self.actions)
         self.model = VersionTableModel(self)
-        self.table = _table(self.model, (50, 140, 80, 150, 110, 190))
+        self.table = data_table(self.model, (50, 140, 80, 150, 110, 190))
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.empty = plain_label("No versions yet. A version is added by importing an artifact "
                                  "(Import, or `charter import`).", "hint")
         self.schema = SchemaTableModel(self)
-        self.schema_table = _table(self.schema, (170, 90))
+        self.schema_table = data_table(self.schema, (170, 90))
         self.schema_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QCompleter,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +31,7 @@ from views.screen import Screen
 from views.services import ServicesLike
 from views.style import icon
 from views.task import run_from_dialog
-from views.widgets import button_row, plain_label, screen_header
+from views.widgets import button_row, data_table, plain_label, screen_header
 
 _WIDTHS = (220, 90, 115, 160, 75, 70, 115)
 SEARCH_DELAY_MS = 250
@@ -76,19 +73,7 @@ class RegistryScreen(Screen):
         self.model.load_failed.connect(self._load_failed)
         self.model.rowsInserted.connect(self._loaded)
         self.model.modelReset.connect(self._loaded)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate(_WIDTHS):
-            self.table.setColumnWidth(col, width)
+        self.table = data_table(self.model, _WIDTHS)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(self._double_clicked)
         self.table.activated.connect(self._double_clicked)  # Enter on a row
