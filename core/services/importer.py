@@ -71,7 +71,7 @@ class ImportService:
         reason = check_text("reason", reason)
         if not reason:
             raise InvalidInput("Say why this pickle is trusted; it goes into the audit trail.")
-        sha = hash_file(Path(artifact)).sha256
+        sha = _identity(Path(artifact))
         with self.store.unit_of_work(principal) as uow:
             if uow.session.get(SqlArtifactTrust, sha) is not None:
                 return Changes()
@@ -90,7 +90,7 @@ class ImportService:
         from core.registry.formats import convert_pickle_to_skops
 
         require(principal.role, Action.ARTIFACT_TRUST)
-        source = hash_file(Path(artifact)).sha256
+        source = _identity(Path(artifact))
         if not self._is_trusted(principal, source):
             raise InvalidInput("Record the trust decision first: charter artifact trust FILE "
                                "--reason ...")
@@ -128,8 +128,7 @@ class ImportService:
         metrics = {str(k): _metric(k, v) for k, v in req.metrics.items()}
         artifact = Path(req.artifact)
         _check_size(artifact)
-        sha = hash_file(artifact).sha256 if artifact.is_file() else None
-        trusted = sha is not None and self._is_trusted(principal, sha)
+        trusted = self._is_trusted(principal, _identity(artifact))
         progress(1, 10)
         description = describe_artifact(artifact, trusted_pickle=trusted, cancel=cancel)
         schema = list(description.input_schema)
@@ -210,6 +209,16 @@ class ImportService:
     def _is_trusted(self, principal: Principal, sha: str) -> bool:
         with self.store.unit_of_work(principal, write=False) as uow:
             return uow.session.get(SqlArtifactTrust, sha) is not None
+
+
+def _identity(path: Path) -> str:
+    """What a trust decision is bound to: the file's SHA-256, or for an MLflow model folder the
+    hash over its files (core.registry.formats.folder_sha256)."""
+    if path.is_dir():
+        from core.registry.formats import folder_sha256
+
+        return folder_sha256(path)[0]
+    return hash_file(path).sha256
 
 
 def _artifact_file(path: Path, scratch: Path) -> Path:

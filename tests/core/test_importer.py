@@ -152,3 +152,26 @@ def test_an_artifact_far_larger_than_memory_is_refused_before_it_is_read(console
     with pytest.raises(InvalidInput, match="6.0 GiB"):
         importer.import_version(dana, ImportRequest(model="Huge", artifact=huge))
     assert len(console.events()) == before
+
+
+def test_an_mlflow_folder_holding_a_pickle_is_trusted_by_its_folder_hash(console, importer, dana,
+                                                                        credit_model, tmp_path
+                                                                        ) -> None:
+    folder = tmp_path / "mlflow-model"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes((credit_model / "model.pkl").read_bytes())
+    (folder / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: model.pkl\n    serialization_format: "
+        "cloudpickle\n    sklearn_version: 1.9.1\n")
+    (folder / "requirements.txt").write_text("scikit-learn==1.9.1\n")
+    req = ImportRequest(model="MLflow PD", artifact=folder)
+    with pytest.raises(KnownError, match="trust"):
+        importer.import_version(dana, req)
+    victor = console.add_user("victor", [Role.VALIDATOR])
+    importer.trust_pickle(victor, folder, reason="vendor package reviewed, VR-7")
+    version, _ = importer.import_version(dana, req)
+    assert version.artifact_format == "mlflow"
+    (folder / "model.pkl").write_bytes((credit_model / "model.pkl").read_bytes() + b"\x00")
+    with pytest.raises(KnownError, match="trust"):  # a changed file is a different decision
+        importer.import_version(dana, ImportRequest(model="MLflow PD", artifact=folder,
+                                                    label="2"))
