@@ -24,7 +24,13 @@ from core.entities_registry import DATASET_ROLES, ModelVersion
 from core.errors import AlreadyExists, InvalidInput
 from core.permissions import Action, require
 from core.registry.artifact_store import ArtifactStore, hash_file
-from core.services.inventory import InventoryService, check_model_name, check_text, version_entity
+from core.services.inventory import (
+    add_model,
+    check_model_name,
+    check_text,
+    clean_fields,
+    version_entity,
+)
 from core.store.orm_registry import (
     SqlArtifactTrust,
     SqlDataset,
@@ -165,7 +171,7 @@ class ImportService:
             s = uow.session
             model = s.execute(select(SqlModel).where(SqlModel.name == name)).scalar_one_or_none()
             if model is None:
-                model = _new_model(uow, principal, name, req.model_fields)
+                model = add_model(uow, principal, name, clean_fields(req.model_fields))
             elif model.status == "retired":
                 raise InvalidInput(f"{name} is retired; a retired model takes no new versions.")
             dup = s.execute(select(SqlModelVersion.number).where(
@@ -267,19 +273,6 @@ def _metric(key: Any, value: Any) -> float:
 
 def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def _new_model(uow, principal: Principal, name: str, fields: Mapping[str, Any]) -> SqlModel:  # noqa: ANN001
-    from core.services.inventory import _clean
-
-    given = {k: _clean(k, v) for k, v in fields.items() if InventoryService._known(k)}
-    now = utcnow()
-    row = SqlModel(name=name, created_at=now, updated_at=now, created_by=principal.username,
-                   **given)
-    uow.session.add(row)
-    uow.session.flush()
-    uow.record("model.created", "model", name, new={"name": name, **given})
-    return row
 
 
 def _dataset_row(uow, principal: Principal, p: _PreparedDataset, stored: bool) -> SqlDataset:  # noqa: ANN001

@@ -25,7 +25,7 @@ from core.entities_registry import (
 from core.errors import AlreadyExists, InvalidInput, NotFound
 from core.permissions import Action, require
 from core.store.orm_registry import SqlDataset, SqlModel, SqlModelVersion, SqlVersionDataset
-from core.store.uow import Store
+from core.store.uow import Store, UnitOfWork
 from core.timeutil import utcnow
 
 EDITABLE = ("purpose", "intended_use", "restrictions", "products", "methodology",
@@ -92,6 +92,24 @@ def _clean(field: str, value: Any) -> Any:
     return text
 
 
+def clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated inventory fields; raises InvalidInput naming an unknown field or a bad value."""
+    return {k: _clean(k, v) for k, v in values.items() if InventoryService._known(k)}
+
+
+def add_model(uow: UnitOfWork, principal: Principal, name: str,
+              fields: Mapping[str, Any]) -> SqlModel:
+    """Insert a model with already-checked name and fields, inside the caller's unit of work.
+    Audit: ``model.created``."""
+    now = utcnow()
+    row = SqlModel(name=name, created_at=now, updated_at=now, created_by=principal.username,
+                   **fields)
+    uow.session.add(row)
+    uow.session.flush()
+    uow.record("model.created", "model", name, new={"name": name, **fields})
+    return row
+
+
 def _model_row(session: Session, name: str) -> SqlModel:
     row = session.execute(select(SqlModel).where(SqlModel.name == name)).scalar_one_or_none()
     if row is None:
@@ -124,18 +142,12 @@ class InventoryService:
         Audit: ``model.created`` with every field given."""
         require(principal.role, Action.MODEL_IMPORT)
         name = check_model_name(name)
-        given = {k: _clean(k, v) for k, v in (values or {}).items() if self._known(k)}
+        given = clean_fields(values or {})
         with self.store.unit_of_work(principal) as uow:
             if uow.session.execute(select(SqlModel.id).where(SqlModel.name == name)).scalar():
                 raise AlreadyExists(f"A model named {name!r} is already in the inventory.",
                                     hint="Import a new version of it instead.")
-            now = utcnow()
-            row = SqlModel(name=name, created_at=now, updated_at=now,
-                           created_by=principal.username, **given)
-            uow.session.add(row)
-            uow.session.flush()
-            uow.record("model.created", "model", name, new={"name": name, **given})
-            model = _entity(uow.session, row)
+            model = _entity(uow.session, add_model(uow, principal, name, given))
         return model, Changes(kinds=frozenset({"models"}), audit=True)
 
     def update(self, principal: Principal, name: str, values: Mapping[str, Any], *,
@@ -146,7 +158,7 @@ class InventoryService:
         if not reason.strip():
             raise InvalidInput("Say why the inventory record changes; it goes into the audit "
                                "trail.")
-        given = {k: _clean(k, v) for k, v in values.items() if self._known(k)}
+        given = clean_fields(values)
         with self.store.unit_of_work(principal) as uow:
             row = _model_row(uow.session, name)
             if row.status == "retired" and given.get("status", "retired") == "retired":
