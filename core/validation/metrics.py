@@ -14,6 +14,7 @@ from core.errors import InvalidInput
 
 CALIBRATION_STRATEGIES = ("uniform", "quantile")
 RESIDUAL_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+ROC_POINTS = 200
 
 
 def _plain(value: Any) -> Any:
@@ -187,6 +188,7 @@ def classification_metrics(
         "log_loss": float(skm.log_loss(y, score, labels=[0, 1])),
         "brier": float(skm.brier_score_loss(y, score)),
         "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+        "roc_curve": roc_points(y, score),
         "calibration": calibration_table(y, score, calibration_bins, calibration_strategy),
         "score_distribution": {
             "bin_edges": _floats(edges),
@@ -198,6 +200,70 @@ def classification_metrics(
             "negative": int(y.size) - n_pos,
             "positive_rate": n_pos / y.size,
         },
+    }
+
+
+def roc_points(y: Any, scores: Any, max_points: int = ROC_POINTS) -> dict:
+    """The ROC curve as at most ``max_points`` (fpr, tpr) pairs, always including both ends."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    fpr, tpr, _ = skm.roc_curve(y, scores, drop_intermediate=True)
+    if fpr.size > max_points:
+        keep = np.unique(np.linspace(0, fpr.size - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": _floats(fpr), "tpr": _floats(tpr)}
+
+
+def multiclass_metrics(y_true: Any, probabilities: Any, classes: Any) -> dict:
+    """Evaluate a classifier with more than two classes from its class probabilities.
+
+    ``probabilities`` has one column per entry of ``classes`` (the model's order); the predicted
+    class is the most probable one. Returns accuracy, macro precision/recall/F1, log loss,
+    one-vs-rest macro ROC AUC (None when a class is absent from ``y_true``), the confusion
+    matrix (rows actual, columns predicted) and per-class figures.
+
+    Raises InvalidInput for mismatched shapes, NaN/out-of-range probabilities, missing labels or
+    labels the model does not know. Writes no audit events.
+    """
+    import numpy as np
+    from sklearn import metrics as skm
+
+    labels = [_plain(c) for c in classes]
+    probs = np.asarray(probabilities, dtype=float)
+    if probs.ndim != 2 or probs.shape[1] != len(labels):
+        raise InvalidInput(f"probabilities must have one column per class ({len(labels)}); got "
+                           f"shape {probs.shape}.")
+    _numeric(probs.ravel(), "probabilities")
+    actual = np.asarray(y_true, dtype=object).ravel()
+    _check_lengths(actual.size, probs.shape[0], "probabilities")
+    by_text = {str(c): c for c in labels}
+    unknown = sorted({str(v) for v in actual} - set(by_text))
+    if unknown:
+        raise InvalidInput(f"y_true holds labels the model does not know: {', '.join(unknown[:10])}"
+                           f" (the model's classes: {', '.join(map(str, labels))}).")
+    index = {str(c): i for i, c in enumerate(labels)}
+    y = np.array([index[str(v)] for v in actual])
+    predicted = probs.argmax(axis=1)
+    ids = list(range(len(labels)))
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y, predicted, labels=ids, zero_division=0.0)
+    present = np.unique(y).size == len(labels)
+    return {
+        "n": int(y.size),
+        "classes": labels,
+        "accuracy": float(skm.accuracy_score(y, predicted)),
+        "macro_precision": float(np.mean(precision)),
+        "macro_recall": float(np.mean(recall)),
+        "macro_f1": float(np.mean(f1)),
+        "log_loss": float(skm.log_loss(y, np.clip(probs, 1e-15, 1.0), labels=ids)),
+        "roc_auc_ovr_macro": float(skm.roc_auc_score(y, probs, multi_class="ovr",
+                                                      labels=ids)) if present else None,
+        "confusion": {"labels": labels,
+                      "matrix": skm.confusion_matrix(y, predicted, labels=ids).tolist()},
+        "per_class": [
+            {"label": labels[i], "precision": float(precision[i]), "recall": float(recall[i]),
+             "f1": float(f1[i]), "support": int(support[i])} for i in ids],
     }
 
 

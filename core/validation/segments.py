@@ -10,13 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import InvalidInput
-from core.validation.metrics import binary_target, classification_metrics, regression_metrics
+from core.validation.metrics import (
+    binary_target,
+    classification_metrics,
+    multiclass_metrics,
+    regression_metrics,
+)
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "multiclass", "regression")
 CLASSIFICATION_HEADLINE = (
     "roc_auc", "gini", "ks", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
 )
 REGRESSION_HEADLINE = ("rmse", "mae", "mape", "r2")
+MULTICLASS_HEADLINE = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "log_loss")
 # For these a larger value is worse; for every other headline metric a smaller value is worse.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
 MISSING = "(missing)"
@@ -42,10 +48,14 @@ def _segment_labels(column: Any, bins: int) -> tuple[Any, list[str]]:
 
     is_numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if is_numeric and column.nunique(dropna=True) > bins:
-        # Quantile bins; ties can merge edges, hence duplicates="drop".
-        binned = pd.qcut(column, q=bins, duplicates="drop")
-        order = [str(c) for c in binned.cat.categories]
-        labels = binned.astype(str).where(binned.notna(), MISSING)
+        # Quantile bins; ties can merge edges, hence duplicates="drop". Labels are written from
+        # the edges with four significant digits (pandas' own labels nudge the lowest edge down
+        # by 0.1 % and print it as 0.0169999999999998).
+        codes, edges = pd.qcut(column, q=bins, duplicates="drop", labels=False, retbins=True)
+        order = [f"{'[' if i == 0 else '('}{edges[i]:.4g}, {edges[i + 1]:.4g}]"
+                 for i in range(len(edges) - 1)]
+        names = pd.Series(order, dtype=object)
+        labels = codes.map(lambda c: MISSING if pd.isna(c) else names[int(c)])
     else:
         labels = column.astype(str).where(column.notna(), MISSING)
         counts = labels.value_counts()
@@ -74,6 +84,7 @@ def segment_metrics(
     min_count: int = 30,
     threshold: float = 0.5,
     positive_label: Any = 1,
+    classes: Any = None,
 ) -> list[dict]:
     """Headline metrics for each segment of column ``by`` of ``frame``.
 
@@ -82,7 +93,8 @@ def segment_metrics(
     column gives one segment per value; a numeric one is cut into ``bins`` quantile bins; missing
     values form a ``"(missing)"`` segment. Each entry is ``{"feature", "segment", "count",
     "metrics", "note"}``: ``metrics`` is None and ``note`` says why when the segment has fewer
-    than ``min_count`` rows or, for classification, a single class.
+    than ``min_count`` rows or, for classification, a single class. For ``task="multiclass"``
+    ``scores`` is the (rows x classes) probability array and ``classes`` the model's classes.
 
     Raises InvalidInput for an unknown task or column, or misaligned inputs; errors in the
     whole-holdout inputs (NaN scores, bad labels) surface from the metric functions.
@@ -98,7 +110,15 @@ def segment_metrics(
     if bins < 1 or min_count < 1:
         raise InvalidInput("bins and min_count must be at least 1.")
     y = _column(frame, y_true, "y_true")
-    s = _column(frame, scores, "scores")
+    if task == "multiclass":
+        import numpy as np
+
+        s = np.asarray(scores, dtype=float)
+        if s.ndim != 2 or s.shape[0] != len(frame) or classes is None:
+            raise InvalidInput("Multi-class segments need one probability row per holdout row "
+                               "and the model's classes.")
+    else:
+        s = _column(frame, scores, "scores")
     labels, order = _segment_labels(pd.Series(frame[by].to_numpy()), bins)
     results = []
     for segment in order:
@@ -117,6 +137,9 @@ def segment_metrics(
             )
             entry["metrics"] = {k: full[k] for k in CLASSIFICATION_HEADLINE}
             entry["metrics"]["positive_rate"] = full["class_counts"]["positive_rate"]
+        elif task == "multiclass":
+            full = multiclass_metrics(y[mask], s[mask], classes)
+            entry["metrics"] = {k: full[k] for k in MULTICLASS_HEADLINE}
         else:
             full = regression_metrics(y[mask], s[mask])
             entry["metrics"] = {k: full[k] for k in REGRESSION_HEADLINE}
@@ -133,7 +156,8 @@ def weakest(segments: list[dict], metric: str = "roc_auc", n: int = 3) -> list[d
 
     Raises InvalidInput for an unknown metric, or one no segment carries (wrong task).
     """
-    known = set(CLASSIFICATION_HEADLINE) | set(REGRESSION_HEADLINE) | {"positive_rate"}
+    known = (set(CLASSIFICATION_HEADLINE) | set(REGRESSION_HEADLINE)
+             | set(MULTICLASS_HEADLINE) | {"positive_rate"})
     if metric not in known:
         raise InvalidInput(f"Unknown metric {metric!r}; choose one of {sorted(known)}.")
     rated = [

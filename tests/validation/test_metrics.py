@@ -14,6 +14,7 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from core.errors import InvalidInput
+from core.validation import metrics
 from core.validation.metrics import classification_metrics, regression_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,3 +155,44 @@ def test_regression_undefined_values_are_none_not_errors():
 def test_bad_regression_input_is_refused_clearly(y_true, y_pred, message):
     with pytest.raises(InvalidInput, match=message):
         regression_metrics(y_true, y_pred)
+
+
+def test_roc_curve_points_match_sklearn_and_are_bounded(scored):
+    y, scores = scored
+    curve = metrics.classification_metrics(y, scores)["roc_curve"]
+    fpr, tpr, _ = skm.roc_curve(y, scores)
+    assert len(curve["fpr"]) <= metrics.ROC_POINTS
+    assert (curve["fpr"][0], curve["tpr"][0]) == (fpr[0], tpr[0])
+    assert (curve["fpr"][-1], curve["tpr"][-1]) == (1.0, 1.0)
+    # Every kept point lies on sklearn's curve.
+    pairs = set(zip(fpr.round(12), tpr.round(12)))
+    assert all((round(f, 12), round(t, 12)) in pairs for f, t in zip(curve["fpr"], curve["tpr"]))
+
+
+def test_multiclass_metrics_match_sklearn():
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_wine(return_X_y=True)
+    y = np.array(["barolo", "grignolino", "barbera"])[y]
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05)).fit(x[::2], y[::2])
+    probs = model.predict_proba(x[1::2])
+    result = metrics.multiclass_metrics(y[1::2], probs, model.classes_)
+    predicted = model.predict(x[1::2])
+    assert result["accuracy"] == pytest.approx(skm.accuracy_score(y[1::2], predicted))
+    assert result["macro_f1"] == pytest.approx(skm.f1_score(y[1::2], predicted, average="macro"))
+    assert result["log_loss"] == pytest.approx(skm.log_loss(y[1::2], probs, labels=model.classes_))
+    assert result["roc_auc_ovr_macro"] == pytest.approx(
+        skm.roc_auc_score(y[1::2], probs, multi_class="ovr", labels=model.classes_))
+    assert result["confusion"]["matrix"] == skm.confusion_matrix(
+        y[1::2], predicted, labels=model.classes_).tolist()
+    assert [c["support"] for c in result["per_class"]] == [
+        int((y[1::2] == c).sum()) for c in model.classes_]
+
+
+def test_multiclass_refuses_labels_the_model_does_not_know():
+    probs = np.full((3, 3), 1 / 3)
+    with pytest.raises(InvalidInput, match="labels the model does not know: rose"):
+        metrics.multiclass_metrics(["red", "white", "rose"], probs, ["red", "white", "sparkling"])

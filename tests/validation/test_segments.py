@@ -45,7 +45,10 @@ def test_numeric_feature_is_cut_into_quantile_bins(holdout):
     )
     assert len(segments) == 4
     assert all(900 <= s["count"] <= 1100 for s in segments)
-    assert all(s["segment"].startswith("(") for s in segments)
+    # Labels from the quantile edges: the first bin closed, the rest open on the left.
+    edges = np.quantile(holdout["income"], [0, 0.25, 0.5, 0.75, 1])
+    assert [s["segment"] for s in segments] == [
+        f"{'[' if i == 0 else '('}{edges[i]:.4g}, {edges[i + 1]:.4g}]" for i in range(4)]
 
 
 def test_small_and_one_class_segments_get_a_note_not_metrics(holdout):
