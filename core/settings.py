@@ -31,8 +31,8 @@ class SettingSpec:
     group: str
     scope: str  # "store" or "workstation"
     help: str = ""
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     def parse(self, raw: Any) -> Any:
         """Convert text or JSON input to this setting's type, or raise InvalidInput naming the rule."""
@@ -50,12 +50,19 @@ class SettingSpec:
                 if isinstance(raw, bool):
                     raise ValueError
                 value = int(str(raw).strip())
+            elif self.type is float:
+                if isinstance(raw, bool):
+                    raise ValueError
+                value = float(str(raw).strip())
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
             else:
                 value = str(raw)
         except ValueError:
-            kind = {int: "a whole number", bool: "yes or no"}.get(self.type, "text")
+            kind = {int: "a whole number", float: "a finite number", bool: "yes or no"}.get(
+                self.type, "text")
             raise InvalidInput(f"{self.label} ({self.key}) must be {kind}; got {raw!r}.") from None
-        if self.type is int:
+        if self.type in (int, float):
             if self.minimum is not None and value < self.minimum:
                 raise InvalidInput(f"{self.label} ({self.key}) must be at least {self.minimum}.")
             if self.maximum is not None and value > self.maximum:
@@ -79,6 +86,23 @@ SPECS: tuple[SettingSpec, ...] = (
                 "SQLAlchemy URL of the store; empty means the SQLite file in the data folder."),
 )
 
+
+
+def _gate_specs() -> tuple[SettingSpec, ...]:
+    """One store setting per acceptance gate and risk tier (see core.validation.gates)."""
+    from core.validation.gates import GATES
+
+    out = []
+    for gate in GATES:
+        for tier in (1, 2, 3):
+            out.append(SettingSpec(
+                gate.setting_key(tier), float, gate.defaults[tier - 1],
+                f"Tier {tier}: {gate.label}", f"Acceptance gates (tier {tier})", "store",
+                gate.help, gate.minimum, gate.maximum))
+    return tuple(out)
+
+
+SPECS = SPECS + _gate_specs()
 _BY_KEY = {spec.key: spec for spec in SPECS}
 
 

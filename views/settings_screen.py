@@ -48,7 +48,8 @@ class SettingDialog(FormDialog):
             self.body.addWidget(plain_label(spec.help, "hint"))
         rule = f"Default {_text(spec.default)}."
         if spec.minimum is not None and spec.maximum is not None:
-            rule = f"A whole number from {spec.minimum} to {spec.maximum}. " + rule
+            kind = "A whole number" if spec.type is int else "A number"
+            rule = f"{kind} from {spec.minimum:g} to {spec.maximum:g}. " + rule
         self.body.addWidget(plain_label(rule, "hint"))
         self.value = QLineEdit(_text(item.value))
         self.value.setAccessibleName("Value")

@@ -23,8 +23,12 @@ def screen(qtbot, services, sign_in) -> SettingsScreen:  # noqa: ANN001
 
 def test_lists_store_settings_with_defaults(screen) -> None:  # noqa: ANN001
     keys = [item.spec.key for item in screen.items]
-    assert keys == ["auth.max_failed_sign_ins", "auth.idle_lock_minutes",
-                    "auth.min_password_length", "auth.one_time_code_hours"]
+    assert keys[:4] == ["auth.max_failed_sign_ins", "auth.idle_lock_minutes",
+                        "auth.min_password_length", "auth.one_time_code_hours"]
+    # Then the acceptance gates, three tiers each (issue 4).
+    assert keys[4:7] == ["gates.min_roc_auc.tier1", "gates.min_roc_auc.tier2",
+                         "gates.min_roc_auc.tier3"]
+    assert len(keys) == 4 + 8 * 3
     assert screen.table.item(1, 0).text() == "Idle minutes before the console locks"
     assert screen.table.item(1, COL_VALUE).text() == "15"
 
