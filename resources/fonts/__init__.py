@@ -1,0 +1,1 @@
+"""DejaVu Sans for the PDF reports (Bitstream Vera licence: LICENSE.txt); importlib.resources."""
