@@ -51,6 +51,9 @@ class Model:
     retired_at: datetime | None
     version_count: int = 0
     latest_version: int | None = None
+    # Written by the model's owner for the documentation (issue 4); not inventory fields.
+    limitations: str = ""
+    monitoring_plan: str = ""
 
     def missing_fields(self) -> list[str]:
         """Labels of the inventory fields still empty: the completeness check."""

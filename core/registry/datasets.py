@@ -137,20 +137,21 @@ def detect_format(path: str | Path) -> str:
 
 
 def read_dataset(path: str | Path, *, progress: ProgressFn | None = None,
-                 cancel: CancelToken | None = None) -> Dataset:
+                 cancel: CancelToken | None = None, fmt: str | None = None) -> Dataset:
     """Fingerprint, read and describe a CSV or Parquet file.
 
     Progress is in bytes over two passes (hash, then read): total is twice the file size; the
     CSV parse, a second or two for a million rows, reports only when it ends.
     Raises ``DatasetRejected`` naming the problem (format, empty, truncated or corrupt Parquet,
     ragged CSV rows with their row numbers, bad column names, unsupported column types) and
-    ``Cancelled``.
+    ``Cancelled``. ``fmt`` (``"csv"`` or ``"parquet"``) is for a file whose name does not say,
+    such as a blob of the artifact store whose format is recorded with the dataset.
     """
     import pyarrow as pa
 
     progress = progress or no_progress
     path = Path(path)
-    fmt = detect_format(path)
+    fmt = fmt if fmt in ("csv", "parquet") else detect_format(path)
     size = path.stat().st_size
     digest, quoted = _hash(path, lambda done, _total: progress(done, 2 * size), cancel)
     try:

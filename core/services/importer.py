@@ -58,7 +58,7 @@ class ImportRequest:
 
 
 @dataclass(frozen=True)
-class _PreparedDataset:
+class PreparedDataset:
     path: Path
     role: str
     info: Any
@@ -154,7 +154,7 @@ class ImportService:
                 names = [f.name for f in schema] or None
                 table = data.table.select(names) if names else data.table
                 profile = compute_profile(table, cancel=cancel)
-            prepared.append(_PreparedDataset(Path(path), role, data.info, profile))
+            prepared.append(PreparedDataset(Path(path), role, data.info, profile))
             progress(2 + i * 2, 10)
         with tempfile.TemporaryDirectory(prefix="charter-import-") as scratch:
             blob = self.artifacts.put_file(_artifact_file(artifact, Path(scratch)),
@@ -186,7 +186,7 @@ class ImportService:
                 SqlModelVersion.model_id == model.id)).scalar() or 0) + 1
             links = []
             for p in prepared:
-                links.append((_dataset_row(uow, principal, p, req.keep_datasets), p.role))
+                links.append((register_dataset(uow, principal, p, req.keep_datasets), p.role))
             training = next((ds.sha256 for ds, role in links if role == "training"), None)
             d = description.to_dict()
             row = SqlModelVersion(
@@ -275,7 +275,7 @@ def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _dataset_row(uow, principal: Principal, p: _PreparedDataset, stored: bool) -> SqlDataset:  # noqa: ANN001
+def register_dataset(uow, principal: Principal, p: PreparedDataset, stored: bool) -> SqlDataset:  # noqa: ANN001
     from core.registry.profile import profile_json
 
     info = p.info

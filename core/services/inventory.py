@@ -30,7 +30,8 @@ from core.timeutil import utcnow
 
 EDITABLE = ("purpose", "intended_use", "restrictions", "products", "methodology",
             "business_owner", "developer", "risk_tier", "data_classification",
-            "uses_personal_data", "source", "vendor_name", "status")
+            "uses_personal_data", "source", "vendor_name", "status", "limitations",
+            "monitoring_plan")
 _TEXT_LIMITS = {"business_owner": 200, "developer": 200, "vendor_name": 200}
 _BIDI_AND_CONTROL = {"Cc", "Cf"}  # control characters; Cf holds the bidirectional overrides
 

@@ -38,6 +38,8 @@ class SqlModel(Base):
     uses_personal_data: Mapped[bool | None] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16), default="in_house")
     vendor_name: Mapped[str] = mapped_column(String(200), default="")
+    limitations: Mapped[str] = mapped_column(Text, default="")
+    monitoring_plan: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(32), default="in_development")
     created_at: Mapped[datetime] = mapped_column(UtcTimestamp)
     created_by: Mapped[str] = mapped_column(String(64))
@@ -56,7 +58,8 @@ class SqlModel(Base):
             business_owner=self.business_owner, developer=self.developer,
             risk_tier=self.risk_tier, data_classification=self.data_classification,
             uses_personal_data=self.uses_personal_data, source=self.source,
-            vendor_name=self.vendor_name, status=self.status, created_at=self.created_at,
+            vendor_name=self.vendor_name, limitations=self.limitations,
+            monitoring_plan=self.monitoring_plan, status=self.status, created_at=self.created_at,
             created_by=self.created_by, updated_at=self.updated_at, retired_at=self.retired_at,
             version_count=version_count, latest_version=latest_version,
         )
