@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_registry
 
     cli_registry.add_parsers(sub, signed)
+    from app import cli_validation
+
+    cli_validation.add_parsers(sub, signed)
 
     settings = sub.add_parser("settings", help="store-wide settings").add_subparsers(
         dest="settings_command", metavar="ACTION", required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from app.cli import EXIT_BROKEN, EXIT_OK, emit, read_secret
@@ -118,6 +119,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.if_missing and demo_exists(url):
         emit(args, {"store": url, "created": False}, "The demo store exists; opening it.")
         return EXIT_OK
+    if not getattr(args, "json", False):
+        print("Building the DEMO store: training, importing and evaluating its models and "
+              "writing their documentation (about a minute, once)…", file=sys.stderr, flush=True)
     store, accounts = create_demo(url, Hasher(), replace=args.reset)
     store.dispose()
     rows = [{"username": a.username, "role": a.role.value, "display_name": a.display_name,

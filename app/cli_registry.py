@@ -50,6 +50,13 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.set_defaults(func=cmd_models_show)
     sp.add_argument("name")
 
+    sp = models.add_parser("edit", parents=[signed], help="change inventory fields and the "
+                           "documentation texts (limitations, monitoring_plan)")
+    sp.set_defaults(func=cmd_models_edit)
+    sp.add_argument("name")
+    sp.add_argument("--field", action="append", default=[], required=True, metavar="KEY=VALUE",
+                    help="a field to set (repeat); e.g. limitations=... or risk_tier=1")
+    sp.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     art = sub.add_parser("artifact", help="artifact trust decisions").add_subparsers(
         dest="artifact_command", metavar="ACTION", required=True)
     sp = art.add_parser("trust", parents=[signed], help="record that a pickle/joblib file may "
@@ -165,6 +172,14 @@ def cmd_models_show(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
                      f"… by {v.author} at {v.created_at:%Y-%m-%d %H:%M}Z [{v.state}]")
     emit(args, {"model": model_json(model), "versions": [version_json(v) for v in versions]},
          "\n".join(lines))
+
+
+@_signed
+def cmd_models_edit(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    model, changes = svc.inventory.update(me, args.name, _pairs(args.field, "--field"),
+                                          reason=args.reason)
+    emit(args, model_json(model), f"Updated {model.name}." if changes.audit
+         else f"{model.name} already had those values; nothing changed.")
 
 
 @_signed

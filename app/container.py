@@ -11,6 +11,8 @@ from core.registry.artifact_store import ArtifactStore
 from core.security import Hasher
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
+from core.services.documentation import DocumentationService
+from core.services.evaluation import EvaluationService
 from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
@@ -29,6 +31,8 @@ class Services:
     demo: bool
     inventory: InventoryService
     artifacts: ArtifactStore
+    evaluations: EvaluationService
+    documentation: DocumentationService
 
     def close(self) -> None:
         self.store.dispose()
@@ -62,6 +66,7 @@ def artifact_store_for(store: Store, demo: bool) -> ArtifactStore:
 def build_services(store: Store, hasher: Hasher | None = None) -> Services:
     hasher = hasher or Hasher()
     demo = is_demo(store)
+    artifacts = artifact_store_for(store, demo)
     return Services(
         store=store,
         auth=AuthService(store, hasher),
@@ -70,7 +75,9 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
         audit=AuditTrailService(store),
         demo=demo,
         inventory=InventoryService(store),
-        artifacts=artifact_store_for(store, demo),
+        artifacts=artifacts,
+        evaluations=EvaluationService(store, artifacts),
+        documentation=DocumentationService(store, artifacts),
     )
 
 

@@ -313,3 +313,61 @@ def test_import_and_models_commands(store, tmp_path, monkeypatch, capsys):
                        "--metadata", str(tmp_path / "bad.yaml"), *dana, stdin=pw)
     assert "Notes" not in run(monkeypatch, capsys, "models", "list", *dana, stdin=pw)[1]
     assert code == 1 and "unknown keys: colour" in err
+
+
+def test_evaluate_and_documentation_commands(store, tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from pypdf import PdfReader
+    from sklearn.linear_model import LogisticRegression
+
+    rnd = np.random.default_rng(1)
+    frame = pd.DataFrame({"income": rnd.normal(50, 10, 800), "age": rnd.integers(20, 70, 800)})
+    y = (frame["income"] + rnd.normal(0, 8, 800) > 50).astype(int)
+    sio.dump(LogisticRegression().fit(frame[:400], y[:400]), tmp_path / "m.skops")
+    frame.assign(target=y, sex=rnd.choice(["f", "m"], 800))[400:].to_csv(
+        tmp_path / "holdout.csv", index=False)
+    run(monkeypatch, capsys, *as_admin("user", "add", "val", "--name", "Val", "--role",
+                                       "validator", "--role", "data_scientist", "--db", store),
+        stdin=ADMIN_PW + "\n")
+    from app.container import open_services
+
+    svc = open_services(store)
+    issued = svc.users.reset_password(svc.auth.sign_in("root", ADMIN_PW), "val", reason="t")
+    svc.auth.set_password_with_code("val", issued.code, "a wholly separate passphrase")
+    svc.close()
+    me = ["--user", "val", "--as-role", "data_scientist", "--password-stdin", "--db", store]
+    pw = "a wholly separate passphrase\n"
+    code, _, err = run(monkeypatch, capsys, "import", str(tmp_path / "m.skops"), "--model",
+                       "Cards PD", "--field", "risk_tier=1", *me, stdin=pw)
+    assert code == 0, err
+    code, out, err = run(monkeypatch, capsys, "evaluate", "Cards PD@1", "--holdout",
+                         str(tmp_path / "holdout.csv"), "--sensitive", "sex", "--shap-rows",
+                         "200", "--json", *me, stdin=pw)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["kind"] == "binary" and 0.5 < summary["metrics"]["roc_auc"] <= 1
+    assert summary["gates"]["tier_used"] == 1 and summary["top_features"][0] == "income"
+    assert len(summary["evidence_sha256"]) == 64
+    code, out, err = run(monkeypatch, capsys, "evaluate", "Cards PD@1", "--holdout",
+                         str(tmp_path / "holdout.csv"), "--sensitive", "sex", "--no-explain", *me,
+                         stdin=pw)
+    assert code == 0 and "Gates (tier 1)" in out and "roc_auc" in out, err
+    # Bad input: a missing feature column, said clearly, exit 1.
+    frame.assign(target=y)[["income", "target"]].to_csv(tmp_path / "bad.csv", index=False)
+    code, _, err = run(monkeypatch, capsys, "evaluate", "Cards PD@1", "--holdout",
+                       str(tmp_path / "bad.csv"), *me, stdin=pw)
+    assert code == 1 and "age" in err and "missing" in err.lower()
+    pdf = tmp_path / "doc.pdf"
+    code, out, err = run(monkeypatch, capsys, "report", "documentation", "Cards PD@1", "-o",
+                         str(pdf), "--json", *me, stdin=pw)
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["pdf_sha256"] == __import__("hashlib").sha256(pdf.read_bytes()).hexdigest()
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == record["pages"] > 1
+    assert "Cards PD" in reader.pages[0].extract_text()
+    code, _, err = run(monkeypatch, capsys, "report", "documentation", "Cards PD@9", "-o",
+                       str(tmp_path / "x.pdf"), *me, stdin=pw)
+    assert code == 1 and "no version 9" in err and not (tmp_path / "x.pdf").exists()
