@@ -1,10 +1,12 @@
 """The demo store's portfolio: real models trained when the demo store is made.
 
-The data ship with scikit-learn (its bundled breast-cancer, diabetes and wine data sets), so the
-demo needs no network. Models come in three formats (skops, ONNX, an MLflow folder), some with
-two versions, each with training and holdout data, lineage and a reference profile; one model is
-retired and some inventory records are left incomplete so the completeness check has something
-to show. Everything goes through the same import service a data scientist uses.
+The data ship with scikit-learn (its bundled breast-cancer, diabetes and wine data sets) or are
+synthetic (core.demo_credit), so the demo needs no network. Models come in three formats (skops,
+ONNX, an MLflow folder), some with two versions, each trained on its training split only, with
+holdout data, lineage and a reference profile; one model is retired and some inventory records
+are left incomplete so the completeness check has something to show. Every version is evaluated
+and the documentation PDFs are generated. Everything goes through the same services a data
+scientist uses.
 """
 
 from __future__ import annotations
@@ -35,6 +37,23 @@ WINE = {"purpose": "Classify wine cultivars (demo, MLflow format)", "risk_tier":
         "vendor_name": "Example Vendor Ltd"}
 
 
+CREDIT = {"purpose": "Estimate the probability that a retail credit applicant defaults within "
+          "12 months (demo on synthetic applications)",
+          "intended_use": "Rank applications for manual underwriting review; one input to the "
+          "credit decision, never the only one",
+          "restrictions": "Demo only; synthetic data. Not for adverse-action reasons.",
+          "products": "Demo personal loans", "methodology": "Gradient-boosted trees on "
+          "application and bureau attributes", "business_owner": "Demo Retail Credit Risk",
+          "developer": "dana", "risk_tier": 1, "data_classification": "confidential",
+          "uses_personal_data": "yes", "source": "in_house", "status": "in_development",
+          "limitations": "Trained on synthetic applications; performance on real applicants "
+          "is unknown. Income is self-reported and unverified. Sex and age band are not model "
+          "inputs but correlate with income, so outcomes can differ by group.",
+          "monitoring_plan": "Monthly: PSI of every input against the training profile "
+          "(alert above 0.2), AUC on matured 12-month outcomes (alert below 0.70), approval-"
+          "rate ratio by sex and age band (alert below 0.8), p99 latency."}
+
+
 def _split(frame, target: str, folder: Path, stem: str) -> list[tuple[Path, str]]:  # noqa: ANN001
     shuffled = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
     cut = int(len(shuffled) * 0.7)
@@ -44,8 +63,40 @@ def _split(frame, target: str, folder: Path, stem: str) -> list[tuple[Path, str]
     return [(train, "training"), (holdout, "holdout")]
 
 
+def _training(datasets: list[tuple[Path, str]], target: str):  # noqa: ANN202
+    """The training split, as (inputs, target): models never see their holdout."""
+    import pandas as pd
+
+    frame = pd.read_csv(datasets[0][0])
+    return frame.drop(columns=[target]), frame[target]
+
+
+def _evidence(store: Store, scientist: Principal, artifacts: ArtifactStore,
+              data_dir: Path) -> None:
+    """An evaluation of every version, and documentation PDFs, so the screens show evidence.
+    Explanations use small samples and budgets: the demo is made while a newcomer waits."""
+    from core.services.documentation import DocumentationService
+    from core.services.evaluation import EvaluationRequest, EvaluationService
+    from core.validation.evaluate import EvaluationSettings
+
+    quick = {"shap_rows": 300, "explain_budget_s": 10.0, "latency_budget_s": 3.0}
+    evaluator = EvaluationService(store, artifacts)
+    runs = (("Screening classifier", 1, None, {}), ("Screening classifier", 2, None, {}),
+            ("Diabetes progression", 1, data_dir / "diabetes-holdout.csv", {}),
+            ("Wine cultivar", 1, None, {}),
+            ("Retail credit default", 1, None, {"sensitive": ("sex", "age_band"),
+                                                 "favourable_label": 0}))
+    for name, number, holdout, extra in runs:
+        evaluator.evaluate(scientist, EvaluationRequest(
+            name, number, holdout, EvaluationSettings(**quick, **extra)))
+    docs = DocumentationService(store, artifacts)
+    for name, number in (("Retail credit default", 1), ("Screening classifier", 2)):
+        docs.generate(scientist, name, number)
+
+
 def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
     """Train and import the demo models as ``scientist``; returns how many versions exist."""
+    import pandas as pd
     import skops.io as sio
     from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -63,8 +114,8 @@ def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
     # 1. Screening: two skops versions on the same data.
     cancer = load_breast_cancer(as_frame=True).frame
     cancer.columns = [c.replace(" ", "_") for c in cancer.columns]
-    x, y = cancer.drop(columns=["target"]), cancer["target"]
     datasets = _split(cancer, "target", data_dir, "screening")
+    x, y = _training(datasets, "target")
     for number, (label, model) in enumerate((
             ("1.0", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))),
             ("2.0", HistGradientBoostingClassifier(max_iter=60, random_state=0))), start=1):
@@ -81,7 +132,8 @@ def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
     from skl2onnx import to_onnx
 
     diabetes = load_diabetes(as_frame=True).frame
-    dx, dy = diabetes.drop(columns=["target"]), diabetes["target"]
+    diabetes_sets = _split(diabetes, "target", data_dir, "diabetes")
+    dx, dy = _training(diabetes_sets, "target")
     ridge = Ridge(alpha=1.0).fit(dx.to_numpy(dtype="float32"), dy)
     onnx_path = work / "diabetes.onnx"
     onnx_path.write_bytes(to_onnx(ridge, dx.to_numpy(dtype="float32")[:1]).SerializeToString())
@@ -89,13 +141,13 @@ def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
         model="Diabetes progression", artifact=onnx_path,
         model_fields=DIABETES, label="1.0", code_reference="demo:diabetes@1",
         metrics={"train_r2": round(float(ridge.score(dx.to_numpy(dtype="float32"), dy)), 4)}))
-    _split(diabetes, "target", data_dir, "diabetes")
     versions += 1
 
     # 3. Wine: an MLflow model folder holding a skops model.
     wine = load_wine(as_frame=True).frame
     wine.columns = [c.replace("/", "_") for c in wine.columns]
-    wx, wy = wine.drop(columns=["target"]), wine["target"]
+    wine_sets = _split(wine, "target", data_dir, "wine")
+    wx, wy = _training(wine_sets, "target")
     forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(wx, wy)
     mlflow_dir = work / "wine-mlflow"
     mlflow_dir.mkdir(exist_ok=True)
@@ -107,12 +159,25 @@ def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
         f"signature:\n  inputs: '{inputs}'\n  outputs: '[{{\"type\": \"long\"}}]'\n")
     (mlflow_dir / "requirements.txt").write_text("scikit-learn==1.9.1\nskops==0.16.0\n")
     importer.import_version(scientist, ImportRequest(
-        model="Wine cultivar", artifact=mlflow_dir, datasets=_split(wine, "target", data_dir,
-                                                                     "wine"),
+        model="Wine cultivar", artifact=mlflow_dir, datasets=wine_sets,
         model_fields=WINE, label="1.0", code_reference="demo:wine@1"))
     versions += 1
 
-    # 4. A retired model: retired models stay in the inventory and in searches.
+    # 4. Retail credit default: the flagship demo, with sensitive features beside the inputs.
+    from core import demo_credit
+
+    credit_sets = _split(demo_credit.applications(), demo_credit.TARGET, data_dir, "credit")
+    train = pd.read_csv(credit_sets[0][0])
+    path = work / "credit-default.skops"
+    sio.dump(demo_credit.credit_model(train), path)
+    importer.import_version(scientist, ImportRequest(
+        model="Retail credit default", artifact=path, datasets=credit_sets, model_fields=CREDIT,
+        label="1.0", code_reference="demo:credit@1"))
+    versions += 1
+
+    _evidence(store, scientist, importer.artifacts, data_dir)
+
+    # 5. A retired model: retired models stay in the inventory and in searches.
     InventoryService(store).retire(scientist, "Diabetes progression",
                                    reason="Demo: replaced by a newer approach")
     shutil.rmtree(work, ignore_errors=True)  # the artifact store holds what was imported

@@ -15,7 +15,8 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         eve = AuthService(store, hasher).sign_in("eve", accounts[-1].password)
         inv = InventoryService(store)
         models = {m.name: m for m in inv.page(eve, ModelFilter()).items}
-        assert set(models) == {"Screening classifier", "Diabetes progression", "Wine cultivar"}
+        assert set(models) == {"Screening classifier", "Diabetes progression", "Wine cultivar",
+                               "Retail credit default"}
         assert models["Diabetes progression"].status == "retired"
         assert models["Screening classifier"].missing_fields() == []
         assert "Intended use" in models["Wine cultivar"].missing_fields()
@@ -27,6 +28,30 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         assert {d.role for d in screening[0].datasets} == {"training", "holdout"}
         assert (tmp_path / "demo" / "artifacts").is_dir()
         assert not (tmp_path / "demo" / "build").exists()
+        # Every version is evaluated on data it was not trained on; two have documentation.
+        from core.registry.artifact_store import ArtifactStore
+        from core.services.documentation import DocumentationService
+        from core.services.evaluation import EvaluationService
+
+        artifacts = ArtifactStore(tmp_path / "demo" / "artifacts")
+        evaluations = EvaluationService(store, artifacts)
+        kinds = {}
+        for name in models:
+            for v in inv.versions(eve, name):
+                found = evaluations.evaluations(eve, name, v.number)
+                assert len(found) == 1, (name, v.number)
+                kinds[name] = found[0].kind
+                if found[0].kind == "binary":
+                    assert found[0].evidence["metrics"]["roc_auc"] < 0.9999, name  # no leakage
+        assert kinds == {"Screening classifier": "binary", "Diabetes progression": "regression",
+                         "Wine cultivar": "multiclass", "Retail credit default": "binary"}
+        credit = evaluations.latest(eve, "Retail credit default", 1).evidence
+        assert set(credit["fairness"]["features"]) == {"sex", "age_band"}
+        assert credit["explanations"]["global_importance"]
+        docs = DocumentationService(store, artifacts)
+        record = docs.documents(eve, "Retail credit default", 1)[0]
+        assert docs.pdf(eve, record.id).startswith(b"%PDF") and record.pages > 5
+        assert models["Retail credit default"].limitations
         with store.unit_of_work(None, write=False) as uow:
             assert audit.verify(uow.session).ok
     finally:
