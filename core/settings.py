@@ -12,14 +12,13 @@ Two scopes:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core import paths
 from core.errors import InvalidInput, NotFound
+from core.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,4 @@ class WorkstationSettings:
         data[key] = s.parse(raw)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename so a crash never leaves half a settings file.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))

@@ -10,9 +10,7 @@ bytes; the same sources at another time give the same content.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from sqlalchemy import select
 from core.entities import Changes, Principal
 from core.entities_validation import Documentation
 from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.files import write_atomically
 from core.permissions import Action, allowed, require
 from core.registry.artifact_store import ArtifactStore
 from core.services.evaluation import EvaluationService, canonical_json, version_row
@@ -150,21 +149,3 @@ def _source_sha256(doc) -> str:  # noqa: ANN001
               "evidence_sha256": doc.evidence_sha256, "findings": doc.findings,
               "signoffs": doc.signoffs}
     return hashlib.sha256(canonical_json(source).encode()).hexdigest()
-
-
-def write_atomically(dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` through a temporary file in the same folder, then rename."""
-    folder = dest.parent if str(dest.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{dest.name}-")
-    except OSError as err:
-        raise InvalidInput(f"Cannot write to {folder}: {err.strerror}.") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise InvalidInput(f"Cannot write {dest}: {err.strerror}.") from None

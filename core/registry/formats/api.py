@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidInput, NotFound
+from core.files import write_atomically
 from core.registry.archives import safe_extract
 from core.registry.formats import mlflow_format as mlf
 from core.registry.formats.description import ArtifactDescription, from_model_facts
@@ -69,16 +70,7 @@ def convert_pickle_to_skops(path: Path, dest: Path, *, cancel: CancelToken | Non
     description = _skops(skops_bytes, dest.name)
     description = _replace(description, details={"converted_from_sha256":
                                                  hashlib.sha256(data).hexdigest()})
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(skops_bytes)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(dest, skops_bytes)
     return description
 
 
