@@ -10,10 +10,16 @@ a second. Failures: ``KnownError`` -> a message with its hint (unless ``on_failu
 Tasks run one at a time on a single worker thread: SQLite has one writer, and one queue keeps
 a user's actions in the order they were made. ``fn`` must not capture widgets: read what it needs
 from them on the GUI thread first, and pass plain values (and services).
+
+Once the first task starts, Python's cyclic garbage collector runs only on the GUI thread, from a
+timer (as Anki and the PyQt documentation do): a collection triggered by the worker's
+allocations would destroy Qt objects caught in reference cycles (closed dialogs, finished tasks,
+their widgets) on the worker thread, which crashes Qt.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 from collections.abc import Callable
@@ -33,6 +39,7 @@ log = logging.getLogger("charter.views.task")
 
 TaskFn = Callable[[ProgressFn, CancelToken], Any]
 DIALOG_DELAY_MS = 500
+GC_INTERVAL_MS = 500
 
 _executor: ThreadPoolExecutor | None = None
 _running: dict[int, Task] = {}
@@ -90,10 +97,35 @@ class _Bridge(QObject):
             task._on_finished(result, error)
 
 
+class _Collector(QObject):
+    """Python's automatic garbage collection, moved to the GUI thread: collects the generations
+    whose thresholds were passed, every GC_INTERVAL_MS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thresholds = gc.get_threshold()
+        gc.disable()
+        self.timer = QTimer(self)
+        self.timer.setInterval(GC_INTERVAL_MS)
+        self.timer.timeout.connect(self.check)
+        self.timer.start()
+
+    @Slot()
+    def check(self) -> None:
+        counts = gc.get_count()
+        generation = -1
+        for level in range(3):
+            if counts[level] > self.thresholds[level]:
+                generation = level
+        if generation >= 0:
+            gc.collect(generation)
+
+
 def _get_bridge() -> _Bridge:
     global _bridge
     if _bridge is None:
         _bridge = _Bridge()
+        _bridge.collector = _Collector()
     return _bridge
 
 
