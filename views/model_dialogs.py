@@ -67,6 +67,10 @@ class ModelFormDialog(FormDialog):
         self.products.setPlaceholderText("e.g. credit cards, personal loans")
         self.methodology = QLineEdit()
         self.methodology.setPlaceholderText("e.g. gradient-boosted trees")
+        self.limitations = _text_box("known weaknesses, assumptions, data it was not built for "
+                                     "(printed in the documentation)")
+        self.monitoring_plan = _text_box("what is watched in production, how often, and the "
+                                         "alert thresholds (printed in the documentation)")
         self.business_owner = QLineEdit()
         self.developer = QLineEdit()
         self.risk_tier = _combo(TIER_CHOICES)
@@ -86,6 +90,8 @@ class ModelFormDialog(FormDialog):
         form.addRow("&Restrictions on use", self.restrictions)
         form.addRow("Pro&ducts", self.products)
         form.addRow("&Methodology", self.methodology)
+        form.addRow("&Limitations and\nassumptions", self.limitations)
+        form.addRow("&Ongoing monitoring\nplan", self.monitoring_plan)
         form.addRow("&Business owner", self.business_owner)
         form.addRow("De&veloper", self.developer)
         form.addRow("Risk &tier", self.risk_tier)
@@ -114,7 +120,7 @@ class ModelFormDialog(FormDialog):
 
     def _fill(self, model: Model) -> None:
         self.name.setText(model.name)
-        for key in ("purpose", "intended_use", "restrictions"):
+        for key in ("purpose", "intended_use", "restrictions", "limitations", "monitoring_plan"):
             getattr(self, key).setPlainText(getattr(model, key))
         for key in ("products", "methodology", "business_owner", "developer", "vendor_name"):
             getattr(self, key).setText(getattr(model, key))
@@ -139,6 +145,8 @@ class ModelFormDialog(FormDialog):
             "restrictions": self.restrictions.toPlainText(),
             "products": self.products.text(),
             "methodology": self.methodology.text(),
+            "limitations": self.limitations.toPlainText(),
+            "monitoring_plan": self.monitoring_plan.toPlainText(),
             "business_owner": self.business_owner.text(),
             "developer": self.developer.text(),
             "risk_tier": self.risk_tier.currentData(),

@@ -1,4 +1,5 @@
-"""One model: its inventory record with the completeness check, its versions, its own history.
+"""One model: its inventory record with the completeness check, its versions, the validation of
+a version (evaluations and documentation), its own history.
 
 Shown as a page of the registry screen (Back returns to the list). Edit and Retire appear only
 for roles with ``model.edit``; the History tab only for roles that may read the audit trail.
@@ -41,11 +42,13 @@ from views.services import ServicesLike
 from views.style import icon
 from views.task import run_from_dialog
 from views.timefmt import local_text
+from views.validation_screen import ValidationView
 from views.widgets import ReasonDialog, button_row, plain_label
 
 FIELDS = (("purpose", "Purpose"), ("intended_use", "Intended use"),
           ("restrictions", "Restrictions on use"), ("products", "Products"),
-          ("methodology", "Methodology"), ("business_owner", "Business owner"),
+          ("methodology", "Methodology"), ("limitations", "Limitations and assumptions"),
+          ("monitoring_plan", "Ongoing monitoring plan"), ("business_owner", "Business owner"),
           ("developer", "Developer"), ("risk_tier", "Risk tier"),
           ("data_classification", "Data classification"),
           ("uses_personal_data", "Uses personal data"), ("source", "Source"),
@@ -101,9 +104,21 @@ class ModelScreen(Screen):
         self.profile_button.setToolTip("What drift monitoring compares production inputs with")
         self.profile_button.clicked.connect(self.show_profile)
         self.versions.actions.addWidget(self.profile_button)
+        may_evaluate = principal.may(Action.MODEL_EVALUATE)
+        self.validate_button = QPushButton(icon("verify"),
+                                           "Validate…" if may_evaluate else "Evaluations…")
+        self.validate_button.setToolTip(
+            "Evaluate the selected version and generate its documentation" if may_evaluate
+            else "The selected version's recorded evaluations and documentation")
+        self.validate_button.clicked.connect(self.open_validation)
+        self.versions.actions.addWidget(self.validate_button)
         self.versions.selection_changed.connect(self._update_profile_button)
-        self._update_profile_button()
         self.tabs.addTab(self.versions, icon("versions"), "Versions")
+        self.validation = ValidationView(services, principal)
+        self.validation.changes_made.connect(self.changes_made)
+        self.versions.selection_changed.connect(self._follow_version)
+        self.tabs.addTab(self.validation, icon("verify"), "Validation")
+        self._update_profile_button()
         self.history: AuditTableModel | None = None
         if principal.may(Action.AUDIT_READ):
             self.tabs.addTab(self._history_tab(), icon("history"), "History")
@@ -198,6 +213,7 @@ class ModelScreen(Screen):
         self.error.hide()
         self._set_model(model)
         self.versions.set_versions(versions)
+        self.validation.set_versions(model.name, versions)
         if self.history is not None:
             self.history.reload(AuditFilter(object_type="model", object_id=name))
 
@@ -290,6 +306,20 @@ class ModelScreen(Screen):
 
     def _update_profile_button(self) -> None:
         self.profile_button.setEnabled(self._profiled() is not None)
+        self.validate_button.setEnabled(self.versions.selected() is not None)
+
+    # -- validation --------------------------------------------------------------------------
+    def _follow_version(self) -> None:
+        version = self.versions.selected()
+        if version is not None and version.model_name == self.validation.model_name:
+            self.validation.show_version(version.number)
+
+    def open_validation(self) -> None:
+        """The Validation tab, on the version selected in the Versions tab."""
+        version = self.versions.selected()
+        if version is not None:
+            self.validation.show_version(version.number)
+        self.tabs.setCurrentWidget(self.validation)
 
     def show_profile(self) -> None:
         from views.profile_dialog import ProfileDialog

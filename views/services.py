@@ -7,6 +7,8 @@ from typing import Protocol
 from core.registry.artifact_store import ArtifactStore
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
+from core.services.documentation import DocumentationService
+from core.services.evaluation import EvaluationService
 from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
@@ -22,3 +24,5 @@ class ServicesLike(Protocol):
     demo: bool
     inventory: InventoryService
     artifacts: ArtifactStore
+    evaluations: EvaluationService
+    documentation: DocumentationService

@@ -226,8 +226,10 @@ def fairness_chart(feature: str, report: dict, max_groups: int = 12) -> Any:
             below = key == "selection_rate" and line is not None and v < line
             ax.barh(p, v, color=VERMILLION if below else (BLUE if key != "fpr" else ORANGE),
                     height=0.65)
-            ax.text(min(v + 0.02, 0.98), p, f"{v:.2f}", va="center", fontsize=6.5, color=INK,
-                    ha="left" if v < 0.85 else "right")
+            # Near the end of the axis the label goes inside the bar, in white, to stay legible.
+            inside = v >= 0.85
+            ax.text(v - 0.02 if inside else v + 0.02, p, f"{v:.2f}", va="center", fontsize=6.5,
+                    color="white" if inside else INK, ha="right" if inside else "left")
         if key == "selection_rate" and line is not None:
             ax.axvline(line, color=INK, linestyle="--", linewidth=1)
     if groups:

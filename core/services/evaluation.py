@@ -231,11 +231,11 @@ class EvaluationService:
         ).scalar_one_or_none()
         if row is None:
             raise InvalidInput("This version has no registered holdout dataset.",
-                               hint="Give one: charter evaluate MODEL@VERSION --holdout FILE.")
+                               hint="Choose a holdout file (--holdout FILE on the command line).")
         if not row.stored:
             raise InvalidInput(f"The holdout {row.name} was registered without keeping its data "
                                "(it was imported with --discard-datasets).",
-                               hint="Give the file again with --holdout FILE.")
+                               hint="Choose the file again (--holdout FILE on the command line).")
         return row
 
 

@@ -62,7 +62,7 @@ def resolve_target(columns: Sequence[str], features: Sequence[str], settings: Ev
         "Cannot tell which holdout column is the true label"
         + (f": candidates {_shown(candidates)}." if candidates else ": every column is a model "
            "input."),
-        hint="Name it with --target COLUMN.")
+        hint="Name the target column (--target COLUMN on the command line).")
 
 
 def check_holdout(frame: Any, predictor: Predictor, target: str,
@@ -95,8 +95,8 @@ def check_holdout(frame: Any, predictor: Predictor, target: str,
         raise InvalidInput(
             f"The holdout has {len(extra)} column(s) that are neither model inputs nor the target "
             f"({target!r}): {_shown(extra)}.",
-            hint="Name sensitive features with --sensitive and segment features with --segment, "
-                 "or remove the columns from the file.")
+            hint="Name them as sensitive or segment features (--sensitive, --segment on the "
+                 "command line), or remove the columns from the file.")
     if len(frame) == 0:
         raise InvalidInput("The holdout has no rows.")
     labels = frame[target]
@@ -159,7 +159,7 @@ def _kind(predictor: Predictor, settings: EvaluationSettings) -> str:
     if settings.task and settings.task != predictor.task:
         raise InvalidInput(
             f"{predictor.model_type} is a {predictor.task} model; it cannot be evaluated with "
-            f"{settings.task} metrics.", hint=f"Leave out --task, or use --task {predictor.task}.")
+            f"{settings.task} metrics.", hint=f"Evaluate it as a {predictor.task} model.")
     if predictor.task == "regression":
         return "regression"
     return "binary" if len(predictor.classes or ()) == 2 else "multiclass"

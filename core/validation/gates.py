@@ -55,7 +55,8 @@ class Gate:
         return f"gates.{self.key}.tier{tier}"
 
 
-_FAIR_HINT = "Not assessed: name a sensitive feature (--sensitive) to measure fairness."
+_FAIR_HINT = ("Not assessed: name a sensitive feature to measure fairness (--sensitive on the "
+              "command line).")
 GATES: tuple[Gate, ...] = (
     Gate("min_roc_auc", "Minimum ROC AUC", ">=", ("binary",), (0.75, 0.70, 0.65),
          _metric("roc_auc"), 0.0, 1.0, "A binary classifier's holdout ROC AUC must reach this "
