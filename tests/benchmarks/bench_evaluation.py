@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 PASSWORD = "benchmark passphrase 42"
 
 
-def build(folder: Path, rows: int, trees: int):  # noqa: ANN201
+def build(folder: Path, rows: int, trees: int, depth: int | None):  # noqa: ANN201
     import numpy as np
     import pandas as pd
     import skops.io as sio
@@ -39,7 +39,7 @@ def build(folder: Path, rows: int, trees: int):  # noqa: ANN201
     frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(10)})
     logit = frame["x0"] * 1.2 - frame["x1"] + 0.5 * frame["x2"] * frame["x3"]
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
-    model = RandomForestClassifier(n_estimators=trees, max_depth=10, n_jobs=1, random_state=0)
+    model = RandomForestClassifier(n_estimators=trees, max_depth=depth, n_jobs=1, random_state=0)
     model.fit(frame.iloc[:20_000], y[:20_000])
     sio.dump(model, folder / "forest.skops")
     holdout = frame.iloc[20_000:].assign(
@@ -53,6 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--max-depth", type=int, default=10,
+                        help="tree depth; 0 = unlimited (exact SHAP is then far slower and the "
+                             "explanation falls back to a labelled approximation)")
     args = parser.parse_args()
 
     from core.permissions import Role
@@ -69,8 +72,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="charter-bench-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        model, holdout = build(folder, args.rows, args.trees)
-        print(f"built {args.trees}-tree forest and {args.rows:,}-row holdout in "
+        depth = args.max_depth or None
+        model, holdout = build(folder, args.rows, args.trees, depth)
+        print(f"built {args.trees}-tree forest (max depth {depth or 'unlimited'}) and {args.rows:,}-row holdout in "
               f"{time.perf_counter() - t0:.1f} s")
         store = open_store(f"sqlite:///{folder / 'charter.db'}", create=True)
         hasher = Hasher(HashParams(time_cost=1, memory_cost=1024, parallelism=1))
