@@ -90,7 +90,8 @@ def _evidence(store: Store, scientist: Principal, artifacts: ArtifactStore,
         evaluator.evaluate(scientist, EvaluationRequest(
             name, number, holdout, EvaluationSettings(**quick, **extra)))
     docs = DocumentationService(store, artifacts)
-    for name, number in (("Retail credit default", 1), ("Screening classifier", 2)):
+    for name, number in (("Retail credit default", 1), ("Screening classifier", 2),
+                         ("Wine cultivar", 1), ("Diabetes progression", 1)):
         docs.generate(scientist, name, number)
 
 
