@@ -4,37 +4,19 @@ error and the success state. PNGs in /tmp/shots/import.
     PYTHONPATH=. xvfb-run -a -s "-screen 0 1400x900x24" \
         .venv/bin/python tests/gui/make_import_screenshots.py
 """
-import shutil
-import sys
-from pathlib import Path
+from PySide6.QtWidgets import QWizard
 
-from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QWizard
+from tests.gui.shotkit import start, wait  # noqa: F401
+from views import task  # noqa: E402
 
-app = QApplication(sys.argv[:1])
-app.setStyle("Fusion")
-from views import style, task  # noqa: E402
-
-app.setStyleSheet(style.stylesheet())
+kit = start("importshotstore", "import")
+app, svc, pw, STORE, OUT = kit.app, kit.svc, kit.pw, kit.folder, kit.out
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import skops.io as sio  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from app.container import build_services  # noqa: E402
-from core.demo import create_demo  # noqa: E402
-from core.security import Hasher, HashParams  # noqa: E402
 from views.registry_screen import RegistryScreen  # noqa: E402
-
-H = Hasher(HashParams(time_cost=1, memory_cost=1024, parallelism=1))
-STORE = Path("/tmp/importshotstore")
-shutil.rmtree(STORE, ignore_errors=True)
-STORE.mkdir()
-store, accounts = create_demo(f"sqlite:///{STORE}/charter-demo.db", H, with_portfolio=False)
-svc = build_services(store, H)
-pw = {a.username: a.password for a in accounts}
-OUT = Path("/tmp/shots/import")
-OUT.mkdir(parents=True, exist_ok=True)
 
 rnd = np.random.default_rng(3)
 frame = pd.DataFrame({"age": rnd.integers(18, 80, 200).astype(float),
@@ -43,21 +25,7 @@ y = (frame["income"] > 50_000).astype(int)
 sio.dump(LogisticRegression(max_iter=200).fit(frame, y), STORE / "pd-cards-v3.skops")
 frame.to_csv(STORE / "train.csv", index=False)
 frame[["age"]].to_csv(STORE / "holdout-missing-income.csv", index=False)
-
-
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def shot(widget, name: str) -> None:  # noqa: ANN001
-    wait(300)
-    while task.running():
-        wait(50)
-    wait(100)
-    widget.grab().save(str(OUT / f"{name}.png"))
-    print("saved", name)
+shot = kit.shot
 
 
 dana = svc.auth.sign_in("dana", pw["dana"])

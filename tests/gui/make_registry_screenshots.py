@@ -5,49 +5,15 @@
         .venv/bin/python tests/gui/make_registry_screenshots.py
 """
 import random
-import shutil
-import sys
-from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from tests.gui.shotkit import start, wait  # noqa: F401
 
-app = QApplication(sys.argv[:1])
-app.setStyle("Fusion")
-from views import style, task  # noqa: E402
-
-app.setStyleSheet(style.stylesheet())
-from app.container import build_services  # noqa: E402
-from core.demo import create_demo  # noqa: E402
-from core.security import Hasher, HashParams  # noqa: E402
+kit = start("regshotstore", "registry", portfolio=True)
+app, svc, pw, STORE, OUT, qs = kit.app, kit.svc, kit.pw, kit.folder, kit.out, kit.qsettings
 from tests.gui.registry_data import COMPLETE, add_version  # noqa: E402
 from views.main_window import MainWindow  # noqa: E402
 
-H = Hasher(HashParams(time_cost=1, memory_cost=1024, parallelism=1))
-STORE = Path("/tmp/regshotstore")
-shutil.rmtree(STORE, ignore_errors=True)
-STORE.mkdir()
-store, accounts = create_demo(f"sqlite:///{STORE}/charter-demo.db", H)
-svc = build_services(store, H)
-pw = {a.username: a.password for a in accounts}
-OUT = Path("/tmp/shots/registry")
-OUT.mkdir(parents=True, exist_ok=True)
-qs = QSettings(str(STORE / "q.ini"), QSettings.Format.IniFormat)
-
-
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def shot(widget, name: str) -> None:  # noqa: ANN001
-    wait(300)
-    while task.running():
-        wait(50)
-    wait(100)
-    widget.grab().save(str(OUT / f"{name}.png"))
-    print("saved", name)
+shot = kit.shot
 
 
 rng = random.Random(3)

@@ -1,68 +1,29 @@
 """Screenshots of the Validation tab for a visual check (not a test): a demo store in
 /tmp/valshotstore with the synthetic retail-credit model imported as skops, evaluated for real
-(SHAP explanations, and fairness by sex and age band when core.validation.fairness exists), its
+(SHAP explanations, and fairness by sex and age band), its
 documentation generated; PNGs in /tmp/shots/validation-*.png.
 
     PYTHONPATH=. xvfb-run -a -s "-screen 0 1400x900x24" \
         .venv/bin/python tests/gui/make_validation_screenshots.py
 """
-import importlib.util
-import shutil
-import sys
-from pathlib import Path
+from tests.gui.shotkit import settle, start, wait  # noqa: F401
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer
-from PySide6.QtWidgets import QApplication
-
-app = QApplication(sys.argv[:1])
-app.setStyle("Fusion")
-from views import style, task  # noqa: E402
-
-app.setStyleSheet(style.stylesheet())
+kit = start("valshotstore", "")
+app, svc, pw, STORE, OUT, qs = kit.app, kit.svc, kit.pw, kit.folder, kit.out, kit.qsettings
 import skops.io as sio  # noqa: E402
 
-from app.container import build_services  # noqa: E402
-from core.demo import create_demo  # noqa: E402
 from core.demo_credit import FEATURES, TARGET, applications, credit_model  # noqa: E402
 from core.demo_portfolio import CREDIT  # noqa: E402
-from core.security import Hasher, HashParams  # noqa: E402
 from core.services.evaluation import EvaluationRequest  # noqa: E402
 from core.services.importer import ImportRequest, ImportService  # noqa: E402
 from core.validation.evaluate import EvaluationSettings  # noqa: E402
 from views.main_window import MainWindow  # noqa: E402
 
-H = Hasher(HashParams(time_cost=1, memory_cost=1024, parallelism=1))
-STORE = Path("/tmp/valshotstore")
-shutil.rmtree(STORE, ignore_errors=True)
-STORE.mkdir()
-store, accounts = create_demo(f"sqlite:///{STORE}/charter-demo.db", H, with_portfolio=False)
-svc = build_services(store, H)
-pw = {a.username: a.password for a in accounts}
-OUT = Path("/tmp/shots")
-OUT.mkdir(parents=True, exist_ok=True)
-qs = QSettings(str(STORE / "q.ini"), QSettings.Format.IniFormat)
-FAIRNESS = importlib.util.find_spec("core.validation.fairness") is not None
-EXPLAIN = importlib.util.find_spec("core.validation.explain") is not None
 NAME = "Retail credit default"
 
 
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def settle() -> None:
-    wait(300)
-    while task.running():
-        wait(50)
-    wait(150)
-
-
 def shot(widget, name: str) -> None:  # noqa: ANN001
-    settle()
-    widget.grab().save(str(OUT / f"validation-{name}.png"))
-    print("saved", name)
+    kit.shot(widget, f"validation-{name}")
 
 
 # -- the model, its data, a real evaluation ---------------------------------------------------
@@ -97,15 +58,11 @@ svc.evaluations.evaluate(dana, EvaluationRequest(NAME, 1, None, EvaluationSettin
 svc.evaluations.evaluate(dana, EvaluationRequest(NAME, 2, None, EvaluationSettings(
     explain=False, segments=("employment", "housing", *sensitive), latency_budget_s=2.0)))
 svc.evaluations.evaluate(victor, EvaluationRequest(NAME, 2, None, EvaluationSettings(
-    sensitive=sensitive if FAIRNESS else (),
-    segments=("employment", "housing") + (() if FAIRNESS else sensitive),
-    favourable_label=0, explain=EXPLAIN, shap_rows=400, explain_budget_s=20,
+    sensitive=sensitive, segments=("employment", "housing"),
+    favourable_label=0, shap_rows=400, explain_budget_s=20,
     latency_budget_s=2.0)))
-print("evaluations recorded; fairness:", FAIRNESS, "explanations:", EXPLAIN)
-try:
-    svc.documentation.generate(victor, NAME, 2)
-except ModuleNotFoundError as err:  # the PDF renderer is another helper's work in progress
-    print("no documentation:", err)
+print("evaluations recorded")
+svc.documentation.generate(victor, NAME, 2)
 
 
 def window(user: str) -> MainWindow:
