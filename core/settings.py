@@ -101,7 +101,31 @@ def _gate_specs() -> tuple[SettingSpec, ...]:
     return tuple(out)
 
 
-SPECS = SPECS + _gate_specs()
+def _workflow_specs() -> tuple[SettingSpec, ...]:
+    """The tier policy of the workflow (see core.workflow.lifecycle)."""
+    from core.workflow.lifecycle import DEFAULT_POLICY
+
+    out = [SettingSpec("workflow.block_on_open_high_findings", bool, True,
+                       "Open high-severity findings block approval", "Workflow", "store",
+                       "A version with an open high-severity finding cannot be approved.")]
+    for tier, (validation, compliance, months) in DEFAULT_POLICY.items():
+        group = f"Workflow (tier {tier})"
+        out += [
+            SettingSpec(f"workflow.tier{tier}.requires_validation", bool, validation,
+                        f"Tier {tier}: validation sign-off required", group, "store",
+                        "Approval needs a validator's signature first."),
+            SettingSpec(f"workflow.tier{tier}.requires_compliance", bool, compliance,
+                        f"Tier {tier}: compliance review required", group, "store",
+                        "Approval needs a compliance officer's signature first."),
+            SettingSpec(f"workflow.tier{tier}.revalidate_months", int, months,
+                        f"Tier {tier}: months until revalidation", group, "store",
+                        "An approved version falls due for revalidation this long after its "
+                        "approval.", 1, 120),
+        ]
+    return tuple(out)
+
+
+SPECS = SPECS + _gate_specs() + _workflow_specs()
 _BY_KEY = {spec.key: spec for spec in SPECS}
 
 

@@ -69,6 +69,7 @@ class DocumentationService:
             m, v = version_row(uow.session, model, version)
             model_entity = m.to_entity()
             version_entity_ = version_entity(uow.session, v, m.name)
+            findings, signoffs = _findings_and_signoffs(uow.session, v.id)
             if evaluation_id is None:
                 evaluation_id = uow.session.execute(
                     select(SqlEvaluation.id).where(SqlEvaluation.version_id == v.id)
@@ -87,7 +88,7 @@ class DocumentationService:
             evidence=evaluation.evidence if evaluation else None,
             evidence_sha256=evaluation.evidence_sha256 if evaluation else None,
             limitations=model_entity.limitations, monitoring_plan=model_entity.monitoring_plan,
-            findings=[], signoffs=[], generated_by=principal.username,
+            findings=findings, signoffs=signoffs, generated_by=principal.username,
             charter_version=_charter_version())
         when = generated_at or utcnow()
         pdf = render_documentation(doc, when)
@@ -138,14 +139,36 @@ class DocumentationService:
         return self.artifacts.read_bytes(sha)
 
 
+def _findings_and_signoffs(session, version_id: int) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
+    """The version's findings and signatures, as the documentation prints them."""
+    from core.store.orm_workflow import SqlFinding, SqlSignature
+
+    findings = [{"id": f.id, "severity": f.severity, "title": f.title, "status": f.status,
+                 "text": f.description + (f"\nRemediation: {f.remediation}" if f.remediation
+                                          else "")}
+                for f in session.execute(select(SqlFinding).where(
+                    SqlFinding.version_id == version_id).order_by(SqlFinding.id)).scalars()]
+    roles = {"authored": "Model owner", "validated": "Validator",
+             "reviewed": "Compliance officer", "approved": "Approving manager",
+             "rejected": "Approving manager"}
+    signoffs = [{"role": roles[g.meaning], "name": f"{g.printed_name} ({g.signer})",
+                 "decision": g.meaning, "at": g.signed_at}
+                for g in session.execute(select(SqlSignature).where(
+                    SqlSignature.version_id == version_id).order_by(SqlSignature.id)).scalars()]
+    return findings, signoffs
+
+
 def _source_sha256(doc) -> str:  # noqa: ANN001
-    """SHA-256 of what the PDF says: the model record, the version, the evidence, the texts."""
+    """SHA-256 of what the PDF documents: the model record with the owner's texts, the version,
+    the evidence."""
     from dataclasses import asdict
 
     model = {k: v if not isinstance(v, datetime) else v.isoformat()
              for k, v in asdict(doc.model).items()
              if k not in ("updated_at", "version_count", "latest_version")}
+    # Findings and sign-offs are printed but left out: they are the workflow's own records, and
+    # a signature bound to this documentation must not stop holding because the PDF was made
+    # again to show the findings closed or the signatures given.
     source = {"model": model, "version": doc.version.id, "artifact": doc.version.artifact_sha256,
-              "evidence_sha256": doc.evidence_sha256, "findings": doc.findings,
-              "signoffs": doc.signoffs}
+              "evidence_sha256": doc.evidence_sha256}
     return hashlib.sha256(canonical_json(source).encode()).hexdigest()

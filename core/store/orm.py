@@ -163,3 +163,4 @@ class SqlAuditHead(Base):
 # The registry tables live in their own module; importing it here puts them in Base.metadata.
 from core.store import orm_registry  # noqa: E402, F401
 from core.store import orm_validation  # noqa: E402, F401
+from core.store import orm_workflow  # noqa: E402, F401

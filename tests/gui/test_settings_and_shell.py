@@ -28,7 +28,7 @@ def test_lists_store_settings_with_defaults(screen) -> None:  # noqa: ANN001
     # Then the acceptance gates, three tiers each (issue 4).
     assert keys[4:7] == ["gates.min_roc_auc.tier1", "gates.min_roc_auc.tier2",
                          "gates.min_roc_auc.tier3"]
-    assert len(keys) == 4 + 8 * 3
+    assert len(keys) == 4 + 8 * 3 + 1 + 3 * 3  # + the workflow policy (issue 5)
     assert screen.table.item(1, 0).text() == "Idle minutes before the console locks"
     assert screen.table.item(1, COL_VALUE).text() == "15"
 

@@ -1,0 +1,289 @@
+"""Moving a version through its lifecycle, with electronic signatures bound to what was signed.
+
+One method, :meth:`WorkflowService.transition`, applies every transition of
+``core.workflow.lifecycle``: permission, password re-entry for a signature, segregation of
+duties, the tier policy's required sign-offs, open findings, the artifact's integrity, then the
+state change, the signature and the audit event in one transaction. The version row is locked
+(``FOR UPDATE`` on PostgreSQL; SQLite's writer lock does the same), so of two managers
+approving at once exactly one succeeds and the other is told the version changed.
+A refusal after the password was checked is itself audited (``version.transition_refused``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.entities import Changes, Principal
+from core.entities_workflow import Signature
+from core.errors import InvalidInput, KnownError, PermissionDenied
+from core.permissions import require
+from core.registry.artifact_store import ArtifactStore
+from core.services.auth import AuthService
+from core.services.evaluation import version_row
+from core.services.inventory import check_text
+from core.services.settings import read as read_setting
+from core.store.orm_registry import SqlModel, SqlModelVersion
+from core.store.orm_validation import SqlDocumentation
+from core.store.orm_workflow import SqlFinding, SqlSignature
+from core.store.uow import Store
+from core.timeutil import utcnow
+from core.workflow.lifecycle import STATE_LABELS, TRANSITIONS, TierPolicy, policy_for
+
+CHANGES = Changes(kinds=frozenset({"versions", "workflow"}), audit=True)
+NEEDS_DOCUMENTATION = frozenset({"validated", "reviewed", "approved"})
+
+
+class VersionChanged(KnownError):
+    code = "version_changed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    model: str
+    version: int
+    state: str
+    signature: Signature | None
+
+
+class WorkflowService:
+    def __init__(self, store: Store, artifacts: ArtifactStore, auth: AuthService) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.auth = auth
+
+    # -- transitions ------------------------------------------------------------------------
+    def transition(self, principal: Principal, model: str, version: int, name: str, *,
+                   reason: str, password: str | None = None,
+                   expected_state: str | None = None) -> tuple[Outcome, Changes]:
+        """Apply transition ``name`` (submit, start_validation, request_changes, validate,
+        review, approve, reject) to ``model`` version ``version``.
+
+        A transition that signs needs the principal's ``password`` (checked again; wrong ones
+        count toward lock-out). ``expected_state`` is the state the user saw: if the version
+        moved on meanwhile, VersionChanged is raised and nothing happens.
+        Raises PermissionDenied (role, segregation of duties), AuthenticationFailed,
+        InvalidInput (wrong state, missing sign-offs, open high findings, no documentation),
+        VersionChanged, ArtifactCorrupt, NotFound.
+        Audit: ``version.<name>`` (with the signature and its hashes), or
+        ``version.transition_refused`` when a signer was refused.
+        """
+        if name not in TRANSITIONS:
+            raise InvalidInput(f"{name!r} is not a workflow step; use one of "
+                               f"{', '.join(TRANSITIONS)}.")
+        step = TRANSITIONS[name]
+        require(principal.role, step.action)
+        reason = check_text("reason", reason or "")
+        if not reason:
+            raise InvalidInput("Give a reason; it is recorded with the step and in the audit "
+                               "trail.")
+        if step.meaning is not None:
+            if not password:
+                raise InvalidInput("A signature needs your password, entered again now.")
+            self.auth.confirm_identity(principal, password, purpose=f"signature: {step.meaning}")
+        try:
+            return self._apply(principal, model, version, step, reason, expected_state)
+        except (InvalidInput, PermissionDenied, VersionChanged) as refusal:
+            if step.meaning is not None:
+                self._record_refusal(principal, model, version, name, refusal)
+            raise
+
+    def _apply(self, principal, model, number, step, reason, expected):  # noqa: ANN001, ANN202
+        with self.store.unit_of_work(principal) as uow:
+            s = uow.session
+            m, v = version_row(s, model, number)
+            # Lock the row, and read it again once locked (populate_existing: the copy loaded a
+            # moment ago may be stale by the time a concurrent approver's commit lets us in).
+            v = s.execute(select(SqlModelVersion).where(SqlModelVersion.id == v.id)
+                          .with_for_update().execution_options(populate_existing=True)
+                          ).scalar_one()
+            if expected is not None and v.state != expected:
+                raise VersionChanged(
+                    f"{m.name} version {v.number} changed while you were deciding: it is now "
+                    f"{STATE_LABELS.get(v.state, v.state)}.", hint="Look at it again first.")
+            if v.state not in step.sources:
+                if step.name == "approve" and v.state == "approved":
+                    raise VersionChanged(f"{m.name} version {v.number} changed: it was "
+                                         "approved meanwhile; nothing was changed.",
+                                         hint="Look at its signatures.")
+                raise InvalidInput(
+                    f"{step.label} is not possible while {m.name} version {v.number} is "
+                    f"{STATE_LABELS.get(v.state, v.state)}; it needs "
+                    + " or ".join(STATE_LABELS[x] for x in step.sources) + ".")
+            policy = policy_for(m.risk_tier, lambda key: read_setting(s, key))
+            signatures = self._valid_signatures(s, v)
+            self._segregation(principal, v, step.name, signatures)
+            if step.name == "approve":
+                self._ready_for_approval(s, m, v, policy, signatures)
+            doc = None
+            if step.meaning in NEEDS_DOCUMENTATION:
+                doc = _newest_documentation(s, v.id)
+                if doc is None:
+                    raise InvalidInput(
+                        "There is no documentation to sign: a signature is bound to the "
+                        "artifact and to the documentation PDF.",
+                        hint="Generate the documentation first (Validation tab, or charter "
+                             "report documentation).")
+            if step.meaning is not None:
+                self.artifacts.verify(v.artifact_sha256)  # altered on disk: ArtifactCorrupt
+            old = v.state
+            if step.target is not None:
+                v.state = step.target
+            signature = None
+            if step.meaning is not None:
+                row = SqlSignature(
+                    version_id=v.id, meaning=step.meaning, signer=principal.username,
+                    printed_name=principal.display_name, role=principal.role.value,
+                    reason=reason, signed_at=utcnow(), artifact_sha256=v.artifact_sha256,
+                    documentation_sha256=doc.pdf_sha256 if doc else None,
+                    documentation_source_sha256=doc.source_sha256 if doc else None)
+                s.add(row)
+                s.flush()
+                signature = row.to_entity(m.name, v.number)
+            uow.record(f"version.{step.name}", "model", m.name, reason=reason,
+                       old={"version": v.number, "state": old},
+                       new={"version": v.number, "state": v.state,
+                            **({"signature": signature.id, "meaning": signature.meaning,
+                                "artifact_sha256": signature.artifact_sha256,
+                                "documentation_sha256": signature.documentation_sha256}
+                               if signature else {})})
+            outcome = Outcome(m.name, v.number, v.state, signature)
+        return outcome, CHANGES
+
+    def _record_refusal(self, principal: Principal, model: str, version: int, name: str,
+                        refusal: KnownError) -> None:
+        with self.store.unit_of_work(principal) as uow:
+            uow.record("version.transition_refused", "model", model,
+                       new={"version": version, "step": name, "why": refusal.message})
+
+    @staticmethod
+    def _segregation(principal: Principal, v: SqlModelVersion, name: str,
+                     signatures: list[SqlSignature]) -> None:
+        me = principal.username
+        if name in ("start_validation", "request_changes", "validate") and me == v.author:
+            raise PermissionDenied("You authored this version; someone else must validate it.")
+        if name in ("approve", "reject"):
+            if me == v.author:
+                raise PermissionDenied("You authored this version; you cannot approve or "
+                                       "reject it.")
+            if any(sig.meaning == "validated" and sig.signer == me for sig in signatures):
+                raise PermissionDenied("You validated this version; someone else must approve "
+                                       "or reject it.")
+        if name == "review" and me == v.author:
+            raise PermissionDenied("You authored this version; someone else must review it.")
+
+    def _ready_for_approval(self, s: Session, m: SqlModel, v: SqlModelVersion,
+                            policy: TierPolicy, signatures: list[SqlSignature]) -> None:
+        if v.state == "submitted" and policy.validation:
+            raise InvalidInput(f"Tier {policy.tier} needs validation before approval; this "
+                               "version has not been validated.")
+        have = {sig.meaning for sig in signatures}
+        missing = [meaning for meaning in policy.required() if meaning not in have]
+        if missing:
+            raise InvalidInput(
+                f"Tier {policy.tier} needs " + " and ".join(
+                    {"validated": "a valid validation signature",
+                     "reviewed": "a valid compliance review signature"}[x] for x in missing)
+                + " before approval.",
+                hint="A signature stops counting when the artifact or the documentation it "
+                     "was bound to changes.")
+        if read_setting(s, "workflow.block_on_open_high_findings"):
+            open_high = s.execute(select(SqlFinding.id, SqlFinding.title).where(
+                SqlFinding.version_id == v.id, SqlFinding.severity == "high",
+                SqlFinding.status != "closed")).all()
+            if open_high:
+                raise InvalidInput(
+                    f"{len(open_high)} high-severity finding(s) are still open: "
+                    + "; ".join(f"#{i} {t}" for i, t in open_high[:5]) + ".",
+                    hint="A validator closes a finding once its remediation is accepted.")
+
+    def _valid_signatures(self, s: Session, v: SqlModelVersion) -> list[SqlSignature]:
+        """The signatures since the newest submission that still hold."""
+        rows = self._since_submission(s, v)
+        return [r for r in rows if self._why_invalid(s, v, r, check_file=False) is None]
+
+    @staticmethod
+    def _since_submission(s: Session, v: SqlModelVersion) -> list[SqlSignature]:
+        rows = s.execute(select(SqlSignature).where(SqlSignature.version_id == v.id)
+                         .order_by(SqlSignature.id)).scalars().all()
+        start = max((i for i, r in enumerate(rows) if r.meaning == "authored"), default=0)
+        return list(rows[start:])
+
+    def _why_invalid(self, s: Session, v: SqlModelVersion, row: SqlSignature, *,
+                     check_file: bool) -> str | None:
+        if row.artifact_sha256 != v.artifact_sha256:
+            return "signed for another artifact"
+        if check_file:
+            try:
+                self.artifacts.verify(v.artifact_sha256)
+            except KnownError:
+                return "the artifact file changed on disk after signing"
+        if row.documentation_source_sha256 is not None:
+            doc = _newest_documentation(s, v.id)
+            if doc is None or doc.source_sha256 != row.documentation_source_sha256:
+                return "the documentation changed after signing"
+        return None
+
+    # -- reading --------------------------------------------------------------------------------
+    def signatures(self, principal: Principal, model: str, version: int) -> list[Signature]:
+        """Every signature of a version, oldest first, each marked valid or not (and why):
+        the artifact file is hashed again."""
+        from core.permissions import Action
+
+        require(principal.role, Action.MODEL_READ)
+        with self.store.unit_of_work(principal, write=False) as uow:
+            m, v = version_row(uow.session, model, version)
+            rows = uow.session.execute(select(SqlSignature).where(
+                SqlSignature.version_id == v.id).order_by(SqlSignature.id)).scalars().all()
+            out = []
+            for r in rows:
+                why = self._why_invalid(uow.session, v, r, check_file=True)
+                out.append(r.to_entity(m.name, v.number, valid=why is None, invalid_reason=why))
+            return out
+
+    def revalidation_due(self, principal: Principal, *, within_days: int = 30,
+                         now: datetime | None = None) -> list[dict]:
+        """Approved versions whose revalidation is overdue or due within ``within_days``: each
+        ``{"model", "version", "tier", "approved_at", "due", "overdue"}``, soonest first."""
+        from core.permissions import Action
+
+        require(principal.role, Action.MODEL_READ)
+        now = now or utcnow()
+        out = []
+        with self.store.unit_of_work(principal, write=False) as uow:
+            s = uow.session
+            rows = s.execute(select(SqlModel, SqlModelVersion).join(
+                SqlModelVersion, SqlModelVersion.model_id == SqlModel.id).where(
+                SqlModelVersion.state.in_(("approved", "staging", "canary", "production")),
+                SqlModel.status != "retired")).all()
+            for m, v in rows:
+                approved = s.execute(select(SqlSignature.signed_at).where(
+                    SqlSignature.version_id == v.id, SqlSignature.meaning == "approved")
+                    .order_by(SqlSignature.id.desc()).limit(1)).scalar()
+                if approved is None:
+                    continue
+                policy = policy_for(m.risk_tier, lambda key: read_setting(s, key))
+                due = _add_months(approved, policy.revalidate_months)
+                if due <= now + timedelta(days=within_days):
+                    out.append({"model": m.name, "version": v.number, "tier": policy.tier,
+                                "approved_at": approved, "due": due, "overdue": due < now})
+        return sorted(out, key=lambda r: r["due"])
+
+
+def _newest_documentation(s: Session, version_id: int) -> SqlDocumentation | None:
+    return s.execute(select(SqlDocumentation).where(SqlDocumentation.version_id == version_id)
+                     .order_by(SqlDocumentation.id.desc()).limit(1)).scalar()
+
+
+def _add_months(when: datetime, months: int) -> datetime:
+    month = when.month - 1 + months
+    year, month = when.year + month // 12, month % 12 + 1
+    for day in (when.day, 30, 29, 28):
+        try:
+            return when.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""The review and approval workflow: lifecycle, tier policy, findings and signatures."""
