@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_validation
 
     cli_validation.add_parsers(sub, signed)
+    from app import cli_workflow
+
+    cli_workflow.add_parsers(sub, signed)
 
     settings = sub.add_parser("settings", help="store-wide settings").add_subparsers(
         dest="settings_command", metavar="ACTION", required=True)

@@ -13,9 +13,11 @@ from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
 from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
+from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
+from core.services.workflow import WorkflowService
 from core.settings import WorkstationSettings
 from core.store.opening import is_demo, open_store
 from core.store.uow import Store
@@ -33,6 +35,8 @@ class Services:
     artifacts: ArtifactStore
     evaluations: EvaluationService
     documentation: DocumentationService
+    workflow: WorkflowService
+    findings: FindingsService
 
     def close(self) -> None:
         self.store.dispose()
@@ -67,9 +71,10 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
     hasher = hasher or Hasher()
     demo = is_demo(store)
     artifacts = artifact_store_for(store, demo)
+    auth = AuthService(store, hasher)
     return Services(
         store=store,
-        auth=AuthService(store, hasher),
+        auth=auth,
         users=UserService(store, hasher),
         settings=SettingsService(store),
         audit=AuditTrailService(store),
@@ -78,6 +83,8 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
         artifacts=artifacts,
         evaluations=EvaluationService(store, artifacts),
         documentation=DocumentationService(store, artifacts),
+        workflow=WorkflowService(store, artifacts, auth),
+        findings=FindingsService(store),
     )
 
 

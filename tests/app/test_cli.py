@@ -13,6 +13,7 @@ import pytest
 
 from app.cli import build_parser
 from app.main import main
+from core.permissions import Role
 
 ADMIN_PW = "first admin passphrase"
 
@@ -371,3 +372,60 @@ def test_evaluate_and_documentation_commands(store, tmp_path, monkeypatch, capsy
     code, _, err = run(monkeypatch, capsys, "report", "documentation", "Cards PD@9", "-o",
                        str(tmp_path / "x.pdf"), *me, stdin=pw)
     assert code == 1 and "no version 9" in err and not (tmp_path / "x.pdf").exists()
+
+
+def test_workflow_commands_sign_with_the_password_given_again(store, tmp_path, monkeypatch,
+                                                              capsys):
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.DataFrame({"income": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+                          "age": [20, 30, 40, 50, 60, 70]})
+    sio.dump(LogisticRegression().fit(frame, [0, 0, 0, 1, 1, 1]), tmp_path / "m.skops")
+    from app.container import open_services
+
+    svc = open_services(store)
+    admin = svc.auth.sign_in("root", ADMIN_PW)
+    pw = "a wholly separate passphrase"
+    for name, role in (("dana", "data_scientist"), ("victor", "validator"), ("max", "manager")):
+        issued = svc.users.add(admin, name, name.title(), [Role(role)])
+        svc.auth.set_password_with_code(name, issued.code, pw)
+    svc.close()
+
+    def as_(who):
+        return ["--user", who, "--password-stdin", "--db", store]
+
+    code, _, err = run(monkeypatch, capsys, "import", str(tmp_path / "m.skops"), "--model", "Cards",
+                       "--field", "risk_tier=3", *as_("dana"), stdin=pw + "\n")
+    assert code == 0, err
+    code, _, err = run(monkeypatch, capsys, "report", "documentation", "Cards@1", "-o",
+                       str(tmp_path / "d.pdf"), *as_("dana"), stdin=pw + "\n")
+    assert code == 0, err
+    # The signature needs the password a second time: a missing or wrong one changes nothing.
+    code, _, err = run(monkeypatch, capsys, "submit", "Cards@1", "--reason", "ready",
+                       *as_("dana"), stdin=pw + "\n")
+    assert code == 1 and "standard input is empty" in err
+    code, _, err = run(monkeypatch, capsys, "submit", "Cards@1", "--reason", "ready",
+                       *as_("dana"), stdin=pw + "\nwrong\n")
+    assert code == 1 and "Wrong" in err
+    code, out, err = run(monkeypatch, capsys, "submit", "Cards@1", "--reason", "ready", "--json",
+                         *as_("dana"), stdin=f"{pw}\n{pw}\n")
+    assert code == 0 and json.loads(out)["state"] == "submitted", err
+    code, out, err = run(monkeypatch, capsys, "findings", "add", "Cards@1", "--title", "Drift",
+                         "--severity", "low", "--owner", "dana", "--json", *as_("victor"),
+                         stdin=pw + "\n")
+    assert code == 0 and json.loads(out)["status"] == "open", err
+    code, out, _ = run(monkeypatch, capsys, "findings", "list", "--mine", *as_("dana"),
+                       stdin=pw + "\n")
+    assert "Drift" in out and "low" in out
+    code, out, err = run(monkeypatch, capsys, "approve", "Cards@1", "--reason", "fine",
+                         "--expect-state", "submitted", *as_("max"), stdin=f"{pw}\n{pw}\n")
+    assert code == 0 and "now approved" in out and "Signed (approved)" in out, err
+    code, out, _ = run(monkeypatch, capsys, "signatures", "Cards@1", "--json", *as_("max"),
+                       stdin=pw + "\n")
+    assert [(g["meaning"], g["valid"]) for g in json.loads(out)] == [
+        ("authored", True), ("approved", True)]
+    code, _, err = run(monkeypatch, capsys, "approve", "Cards@1", "--reason", "again",
+                       *as_("max"), stdin=f"{pw}\n{pw}\n")
+    assert code == 1 and "approved meanwhile" in err

@@ -1,0 +1,150 @@
+"""`charter submit|start-validation|request-changes|validate|review|approve|reject`,
+`charter signatures`, `charter findings ...` and `charter due`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+from app.cli import emit, read_secret
+from app.cli_commands import _signed
+from app.container import Services
+from core.entities import Principal
+from core.errors import InvalidInput
+from core.workflow.lifecycle import SEVERITIES, TRANSITIONS
+
+STEPS = {"submit": "submit", "start-validation": "start_validation",
+         "request-changes": "request_changes", "validate": "validate", "review": "review",
+         "approve": "approve", "reject": "reject"}
+
+
+def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
+    for command, step in STEPS.items():
+        t = TRANSITIONS[step]
+        signs = " (an electronic signature: the password is asked again)" if t.meaning else ""
+        sp = sub.add_parser(command, parents=[signed], help=t.label.lower() + signs)
+        sp.set_defaults(func=cmd_transition, step=step)
+        sp.add_argument("version", metavar="MODEL@VERSION")
+        sp.add_argument("--reason", required=True, help="why (recorded with the step)")
+        sp.add_argument("--expect-state", metavar="STATE",
+                        help="refuse if the version is no longer in this state")
+
+    sp = sub.add_parser("signatures", parents=[signed],
+                        help="a version's signatures, each checked against what it signed")
+    sp.set_defaults(func=cmd_signatures)
+    sp.add_argument("version", metavar="MODEL@VERSION")
+
+    sp = sub.add_parser("due", parents=[signed], help="approved versions due or overdue for "
+                        "revalidation")
+    sp.set_defaults(func=cmd_due)
+    sp.add_argument("--within-days", type=int, default=30)
+
+    findings = sub.add_parser("findings", help="validation findings").add_subparsers(
+        dest="findings_command", metavar="ACTION", required=True)
+    sp = findings.add_parser("add", parents=[signed], help="record a finding (validators)")
+    sp.set_defaults(func=cmd_findings_add)
+    sp.add_argument("version", metavar="MODEL@VERSION")
+    sp.add_argument("--title", required=True)
+    sp.add_argument("--description", default="")
+    sp.add_argument("--severity", required=True, choices=SEVERITIES)
+    sp.add_argument("--owner", required=True, metavar="USER", help="who must answer it")
+    sp.add_argument("--due", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    sp = findings.add_parser("list", parents=[signed], help="a version's findings, or --mine")
+    sp.set_defaults(func=cmd_findings_list)
+    sp.add_argument("version", nargs="?", metavar="MODEL@VERSION")
+    sp.add_argument("--mine", action="store_true", help="open findings I own")
+    sp = findings.add_parser("remediate", parents=[signed], help="answer a finding you own")
+    sp.set_defaults(func=cmd_findings_remediate)
+    sp.add_argument("finding", type=int, metavar="ID")
+    sp.add_argument("--text", required=True, help="what was done")
+    sp = findings.add_parser("close", parents=[signed], help="close a finding (validators)")
+    sp.set_defaults(func=cmd_findings_close)
+    sp.add_argument("finding", type=int, metavar="ID")
+    sp.add_argument("--reason", required=True)
+
+
+def _finding_json(f: Any) -> dict[str, Any]:
+    return {k: getattr(f, k) for k in f.__dataclass_fields__}
+
+
+@_signed
+def cmd_transition(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    from core.services.evaluation import parse_version_ref
+
+    model, number = parse_version_ref(args.version)
+    step = TRANSITIONS[args.step]
+    password = None
+    if step.meaning is not None:
+        password = read_secret(args, f"Password again, to sign as {me.username} "
+                                     f"({step.meaning}): ")
+    outcome, _ = svc.workflow.transition(me, model, number, args.step, reason=args.reason,
+                                         password=password, expected_state=args.expect_state)
+    sig = outcome.signature
+    emit(args, {"model": outcome.model, "version": outcome.version, "state": outcome.state,
+                "signature": None if sig is None else _finding_json(sig)},
+         f"{outcome.model} version {outcome.version} is now {outcome.state}."
+         + (f" Signed ({sig.meaning}) by {sig.printed_name} at {sig.signed_at:%Y-%m-%d %H:%M} "
+            f"UTC, bound to artifact {sig.artifact_sha256[:12]}… and documentation "
+            f"{(sig.documentation_sha256 or '-')[:12]}…" if sig else ""))
+
+
+@_signed
+def cmd_signatures(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    from core.services.evaluation import parse_version_ref
+
+    model, number = parse_version_ref(args.version)
+    sigs = svc.workflow.signatures(me, model, number)
+    lines = [f"{g.signed_at:%Y-%m-%d %H:%M}Z  {g.meaning:<9} {g.printed_name} ({g.signer}, "
+             f"{g.role})  {'valid' if g.valid else 'NOT VALID: ' + (g.invalid_reason or '')}"
+             for g in sigs] or ["No signatures yet."]
+    emit(args, [_finding_json(g) for g in sigs], "\n".join(lines))
+
+
+@_signed
+def cmd_due(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    rows = svc.workflow.revalidation_due(me, within_days=args.within_days)
+    lines = [f"{'OVERDUE' if r['overdue'] else 'due':<8} {r['due']:%Y-%m-%d}  {r['model']} "
+             f"v{r['version']} (tier {r['tier']})" for r in rows] or [
+        f"Nothing due within {args.within_days} days."]
+    emit(args, rows, "\n".join(lines))
+
+
+@_signed
+def cmd_findings_add(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    from core.services.evaluation import parse_version_ref
+
+    model, number = parse_version_ref(args.version)
+    f, _ = svc.findings.record(me, model, number, title=args.title,
+                               description=args.description, severity=args.severity,
+                               owner=args.owner, due_date=args.due)
+    emit(args, _finding_json(f), f"Recorded finding #{f.id} ({f.severity}) for {f.owner}.")
+
+
+@_signed
+def cmd_findings_list(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    from core.services.evaluation import parse_version_ref
+
+    if args.mine:
+        found = svc.findings.owned_by(me, me.username)
+    elif args.version:
+        found = svc.findings.for_version(me, *parse_version_ref(args.version))
+    else:
+        raise InvalidInput("Name a version (MODEL@VERSION) or give --mine.")
+    lines = [f"#{f.id:<4} {f.severity:<6} {f.status:<10} {f.model_name} v{f.version_number}: "
+             f"{f.title} (owner {f.owner}"
+             + (f", due {f.due_date.isoformat()}" if f.due_date else "") + ")"
+             for f in found] or ["No findings."]
+    emit(args, [_finding_json(f) for f in found], "\n".join(lines))
+
+
+@_signed
+def cmd_findings_remediate(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    f, _ = svc.findings.remediate(me, args.finding, args.text)
+    emit(args, _finding_json(f), f"Finding #{f.id} is remediated; a validator closes it.")
+
+
+@_signed
+def cmd_findings_close(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    f, _ = svc.findings.close(me, args.finding, reason=args.reason)
+    emit(args, _finding_json(f), f"Finding #{f.id} is closed.")
