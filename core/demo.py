@@ -79,7 +79,12 @@ def create_demo(url: str, hasher: Hasher, *, replace: bool = False,
     if with_portfolio:
         from core.demo_portfolio import build_portfolio
 
+        from core.demo_workflow import build_workflow
+        from core.registry.artifact_store import ArtifactStore
+
         scientist = auth.sign_in("dana", accounts[1].password)
         build_portfolio(store, scientist, path.parent)
         auth.record_session_event(scientist, "auth.signed_out")
+        build_workflow(store, auth, ArtifactStore(path.parent / "artifacts"),
+                       {a.username: a.password for a in accounts})
     return store, accounts

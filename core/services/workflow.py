@@ -11,8 +11,9 @@ A refusal after the password was checked is itself audited (``version.transition
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,15 +21,16 @@ from sqlalchemy.orm import Session
 from core.entities import Changes, Principal
 from core.entities_workflow import Signature
 from core.errors import InvalidInput, KnownError, PermissionDenied
-from core.permissions import require
+from core.permissions import Action, Role, require
 from core.registry.artifact_store import ArtifactStore
 from core.services.auth import AuthService
 from core.services.evaluation import version_row
 from core.services.inventory import check_text
 from core.services.settings import read as read_setting
+from core.store.orm import SqlAuditEvent, SqlUser
 from core.store.orm_registry import SqlModel, SqlModelVersion
 from core.store.orm_validation import SqlDocumentation
-from core.store.orm_workflow import SqlFinding, SqlSignature
+from core.store.orm_workflow import SqlFinding, SqlPolicyException, SqlSignature
 from core.store.uow import Store
 from core.timeutil import utcnow
 from core.workflow.lifecycle import STATE_LABELS, TRANSITIONS, TierPolicy, policy_for
@@ -39,6 +41,20 @@ NEEDS_DOCUMENTATION = frozenset({"validated", "reviewed", "approved"})
 
 class VersionChanged(KnownError):
     code = "version_changed"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One thing waiting for the principal: a version to act on, or a finding to answer."""
+
+    model: str
+    version: int
+    state: str
+    tier: int | None
+    wanted: str  # what is wanted of me, in words
+    step: str | None  # the transition it waits for (None: a finding)
+    since: datetime  # when the version reached its state (or the finding was recorded)
+    finding_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -231,8 +247,6 @@ class WorkflowService:
     def signatures(self, principal: Principal, model: str, version: int) -> list[Signature]:
         """Every signature of a version, oldest first, each marked valid or not (and why):
         the artifact file is hashed again."""
-        from core.permissions import Action
-
         require(principal.role, Action.MODEL_READ)
         with self.store.unit_of_work(principal, write=False) as uow:
             m, v = version_row(uow.session, model, version)
@@ -244,12 +258,97 @@ class WorkflowService:
                 out.append(r.to_entity(m.name, v.number, valid=why is None, invalid_reason=why))
             return out
 
+    def inbox(self, principal: Principal) -> list[InboxItem]:
+        """What waits for ``principal`` in their current role, oldest first.
+
+        Data scientist: own versions in draft or changes requested, open findings they own.
+        Validator: versions submitted or in validation they did not author, and remediated
+        findings to close. Compliance officer: validated versions whose tier needs a compliance
+        review and that have no valid review signature. Manager: versions ready for approval
+        (every sign-off the tier needs is valid; tier 3 from submitted) that they neither
+        authored nor validated. Other roles: nothing. Reads only; raises PermissionDenied.
+        """
+        require(principal.role, Action.MODEL_READ)
+        role, me = principal.role, principal.username
+        states = {Role.DATA_SCIENTIST: ("draft", "changes_requested"),
+                  Role.VALIDATOR: ("submitted", "in_validation"),
+                  Role.COMPLIANCE: ("validated",),
+                  Role.MANAGER: ("submitted", "validated")}.get(role)
+        if states is None:
+            return []
+        out: list[InboxItem] = []
+        with self.store.unit_of_work(principal, write=False) as uow:
+            s = uow.session
+            rows = s.execute(select(SqlModel, SqlModelVersion).join(
+                SqlModelVersion, SqlModelVersion.model_id == SqlModel.id).where(
+                SqlModelVersion.state.in_(states), SqlModel.status != "retired")
+                .order_by(SqlModel.name, SqlModelVersion.number)).all()
+            times: dict[str, dict[int, datetime]] = {}
+            for m, v in rows:
+                wanted = self._wanted(s, role, me, m, v)
+                if wanted is None:
+                    continue
+                step, text = wanted
+                when = times.setdefault(m.name, _state_times(s, m.name)).get(v.number)
+                out.append(InboxItem(m.name, v.number, v.state, m.risk_tier, text, step,
+                                     when or v.created_at))
+            if role in (Role.DATA_SCIENTIST, Role.VALIDATOR):
+                q = (select(SqlFinding, SqlModel, SqlModelVersion)
+                     .join(SqlModelVersion, SqlModelVersion.id == SqlFinding.version_id)
+                     .join(SqlModel, SqlModel.id == SqlModelVersion.model_id))
+                q = (q.where(SqlFinding.owner == me, SqlFinding.status == "open")
+                     if role == Role.DATA_SCIENTIST else
+                     q.where(SqlFinding.status == "remediated", SqlModelVersion.author != me))
+                for f, m, v in s.execute(q.order_by(SqlFinding.id)).all():
+                    text = (f"Answer finding #{f.id} ({f.severity}): {f.title}"
+                            if role == Role.DATA_SCIENTIST else
+                            f"Close finding #{f.id} ({f.severity}) or ask for more: {f.title}")
+                    out.append(InboxItem(m.name, v.number, v.state, m.risk_tier, text, None,
+                                         f.created_at, f.id))
+        return sorted(out, key=lambda item: item.since)
+
+    def _wanted(self, s: Session, role: Role, me: str, m: SqlModel, v: SqlModelVersion
+                ) -> tuple[str, str] | None:
+        """(step, what is wanted) of ``me`` for this version, or None."""
+        if role == Role.DATA_SCIENTIST:
+            if v.author != me:
+                return None
+            return ("submit", "Submit for validation" if v.state == "draft"
+                    else "Make the requested changes and submit again")
+        if v.author == me:
+            return None  # segregation of duties: never one's own version
+        if role == Role.VALIDATOR:
+            return (("start_validation", "Start the validation") if v.state == "submitted"
+                    else ("validate", "Validate: record findings, then sign or request "
+                                      "changes"))
+        policy = policy_for(m.risk_tier, lambda key: read_setting(s, key))
+        valid = self._valid_signatures(s, v)
+        have = {sig.meaning for sig in valid}
+        if role == Role.COMPLIANCE:
+            if policy.compliance and "reviewed" not in have:
+                return ("review", "Review and sign the compliance review")
+            return None
+        if any(sig.meaning == "validated" and sig.signer == me for sig in valid):
+            return None
+        if v.state == "submitted" and policy.validation:
+            return None
+        if all(meaning in have for meaning in policy.required()):
+            return ("approve", "Approve or reject for use")
+        return None
+
+    def finding_owners(self, principal: Principal) -> list[tuple[str, str]]:
+        """(username, display name) of the enabled users a finding may be assigned to; for
+        whoever records findings. Raises PermissionDenied."""
+        require(principal.role, Action.FINDING_RECORD)
+        with self.store.unit_of_work(principal, write=False) as uow:
+            return [(u, n) for u, n in uow.session.execute(
+                select(SqlUser.username, SqlUser.display_name).where(
+                    SqlUser.disabled.is_(False)).order_by(SqlUser.username)).all()]
+
     def revalidation_due(self, principal: Principal, *, within_days: int = 30,
                          now: datetime | None = None) -> list[dict]:
         """Approved versions whose revalidation is overdue or due within ``within_days``: each
         ``{"model", "version", "tier", "approved_at", "due", "overdue"}``, soonest first."""
-        from core.permissions import Action
-
         require(principal.role, Action.MODEL_READ)
         now = now or utcnow()
         out = []
@@ -273,6 +372,25 @@ class WorkflowService:
         return sorted(out, key=lambda r: r["due"])
 
 
+def _state_times(s: Session, model: str) -> dict[int, datetime]:
+    """version number -> time of its newest workflow event (from the audit trail)."""
+    rows = s.execute(select(SqlAuditEvent.ts, SqlAuditEvent.new_values).where(
+        SqlAuditEvent.object_type == "model", SqlAuditEvent.object_id == model,
+        SqlAuditEvent.action.like("version.%"),
+        SqlAuditEvent.action != "version.transition_refused")
+        .order_by(SqlAuditEvent.seq.desc())).all()
+    out: dict[int, datetime] = {}
+    for ts, new in rows:
+        try:
+            number = json.loads(new or "{}").get("version")
+            when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(number, int) and number not in out:
+            out[number] = when
+    return out
+
+
 def _newest_documentation(s: Session, version_id: int) -> SqlDocumentation | None:
     return s.execute(select(SqlDocumentation).where(SqlDocumentation.version_id == version_id)
                      .order_by(SqlDocumentation.id.desc()).limit(1)).scalar()
@@ -287,3 +405,78 @@ def _add_months(when: datetime, months: int) -> datetime:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class PolicyException:
+    id: int
+    model: str
+    version: int
+    granted_by: str
+    reason: str
+    granted_at: datetime
+    expires_on: date
+    expired: bool
+
+
+class ExceptionService:
+    """Policy exceptions: a version used before its sign-offs, approved by a manager with an
+    expiry. An expired exception flags its model in the compliance calendar."""
+
+    def __init__(self, store: Store, auth: AuthService) -> None:
+        self.store = store
+        self.auth = auth
+
+    def grant(self, principal: Principal, model: str, version: int, *, until: date,
+              reason: str, password: str) -> tuple[PolicyException, Changes]:
+        """Raises PermissionDenied (needs policy.exception; never the version's author),
+        AuthenticationFailed, InvalidInput (no reason, a date not in the future or more than a
+        year ahead, an approved or rejected version). Audit: ``policy.exception_granted``."""
+        from core.permissions import Action
+
+        require(principal.role, Action.POLICY_EXCEPTION)
+        reason = check_text("reason", reason or "")
+        if not reason:
+            raise InvalidInput("Say why the version may be used before its sign-offs.")
+        today = utcnow().date()
+        if not today < until <= today + timedelta(days=366):
+            raise InvalidInput(f"An exception runs from tomorrow to at most a year ahead; got "
+                               f"{until.isoformat()}.")
+        self.auth.confirm_identity(principal, password, purpose="policy exception")
+        with self.store.unit_of_work(principal) as uow:
+            m, v = version_row(uow.session, model, version)
+            if v.author == principal.username:
+                raise PermissionDenied("You authored this version; someone else must grant "
+                                       "its exception.")
+            if v.state in ("approved", "rejected", "retired"):
+                raise InvalidInput(f"{m.name} version {v.number} is {v.state}; an exception is "
+                                   "for a version still waiting for its sign-offs.")
+            row = SqlPolicyException(version_id=v.id, granted_by=principal.username,
+                                     reason=reason, granted_at=utcnow(), expires_on=until)
+            uow.session.add(row)
+            uow.session.flush()
+            uow.record("policy.exception_granted", "model", m.name, reason=reason,
+                       new={"version": v.number, "exception": row.id,
+                            "expires_on": until.isoformat()})
+            return _exception(row, m.name, v.number, today), CHANGES
+
+    def exceptions(self, principal: Principal, *, today: date | None = None
+                   ) -> list[PolicyException]:
+        """Every exception, newest first, each marked expired or not."""
+        from core.permissions import Action
+
+        require(principal.role, Action.MODEL_READ)
+        today = today or utcnow().date()
+        with self.store.unit_of_work(principal, write=False) as uow:
+            rows = uow.session.execute(
+                select(SqlPolicyException, SqlModel.name, SqlModelVersion.number)
+                .join(SqlModelVersion, SqlModelVersion.id == SqlPolicyException.version_id)
+                .join(SqlModel, SqlModel.id == SqlModelVersion.model_id)
+                .order_by(SqlPolicyException.id.desc())).all()
+            return [_exception(r, name, n, today) for r, name, n in rows]
+
+
+def _exception(row: SqlPolicyException, model: str, number: int, today: date
+               ) -> PolicyException:
+    return PolicyException(row.id, model, number, row.granted_by, row.reason, row.granted_at,
+                           row.expires_on, row.expires_on < today)

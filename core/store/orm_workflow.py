@@ -73,3 +73,18 @@ class SqlSignature(Base):
             documentation_sha256=self.documentation_sha256,
             documentation_source_sha256=self.documentation_source_sha256, valid=valid,
             invalid_reason=invalid_reason)
+
+
+class SqlPolicyException(Base):
+    """Use of a version before its sign-offs, approved by a manager until a date."""
+
+    __tablename__ = "policy_exception"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+    expires_on: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (Index("ix_policy_exception_version", "version_id", "id"),)

@@ -53,6 +53,21 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         assert docs.pdf(eve, record.id).startswith(b"%PDF") and record.pages > 5
         assert all(docs.documents(eve, name, models[name].latest_version) for name in models)
         assert models["Retail credit default"].limitations
+        # The workflow's stages, with real signatures (issue 5).
+        states = {(name, v.number): v.state for name in models for v in inv.versions(eve, name)}
+        assert states[("Screening classifier", 2)] == "approved"
+        assert states[("Screening classifier", 1)] == "submitted"
+        assert states[("Retail credit default", 1)] == "in_validation"
+        assert states[("Wine cultivar", 1)] == "rejected"
+        from core.services.findings import FindingsService
+        from core.services.workflow import WorkflowService
+
+        flow = WorkflowService(store, artifacts, AuthService(store, hasher))
+        assert [(g.meaning, g.valid) for g in flow.signatures(eve, "Screening classifier", 2)] \
+            == [("authored", True), ("validated", True), ("reviewed", True), ("approved", True)]
+        open_high = [f for f in FindingsService(store).owned_by(eve, "dana")
+                     if f.severity == "high"]
+        assert [f.model_name for f in open_high] == ["Retail credit default"]
         with store.unit_of_work(None, write=False) as uow:
             assert audit.verify(uow.session).ok
     finally:

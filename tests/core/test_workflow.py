@@ -264,3 +264,29 @@ def test_two_managers_approving_at_once_exactly_one_applies(console, kit, team,
         loser = next(o for o in outcomes if o != "approved")
         assert isinstance(loser, VersionChanged) and "approved meanwhile" in loser.message
     assert console.sql("SELECT count(*) FROM signature WHERE meaning = 'approved'") == [(rounds,)]
+
+
+def test_policy_exceptions_need_a_manager_a_password_and_an_expiry(console, kit, team, hasher,
+                                                                   model_file) -> None:
+    from core.services.workflow import ExceptionService
+
+    exceptions = ExceptionService(console.store, AuthService(console.store, hasher))
+    n = _version(kit, team, model_file)
+    soon = date.today() + timedelta(days=10)
+    with pytest.raises(PermissionDenied):
+        exceptions.grant(team["victor"], "Cards PD", n, until=soon, reason="r", password=PW)
+    for until, message in ((date.today(), "from tomorrow"),
+                           (date.today() + timedelta(days=400), "at most a year")):
+        with pytest.raises(InvalidInput, match=message):
+            exceptions.grant(team["max"], "Cards PD", n, until=until, reason="r", password=PW)
+    with pytest.raises(AuthenticationFailed):
+        exceptions.grant(team["max"], "Cards PD", n, until=soon, reason="r", password="nope")
+    granted, _ = exceptions.grant(team["max"], "Cards PD", n, until=soon,
+                                  reason="Regulatory deadline; validation booked", password=PW)
+    assert not granted.expired
+    later = exceptions.exceptions(team["cora"], today=soon + timedelta(days=1))
+    assert [(e.id, e.expired) for e in later] == [(granted.id, True)]
+    assert json.loads(console.events("policy.exception_granted")[-1].new_values)[
+        "expires_on"] == soon.isoformat()
+    with pytest.raises(Exception, match="written once"):
+        console.sql("UPDATE policy_exception SET expires_on = '2099-01-01'")

@@ -1,4 +1,4 @@
-"""Workflow: findings and electronic signatures.
+"""Workflow: findings, electronic signatures and policy exceptions.
 
 Revision ID: 0004
 Revises: 0003
@@ -55,6 +55,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signature'))
     )
     op.create_index('ix_signature_version', 'signature', ['version_id', 'id'], unique=False)
+    op.create_table('policy_exception',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('granted_by', sa.String(length=64), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('granted_at', TS, nullable=False),
+    sa.Column('expires_on', sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['model_version.id'], name=op.f('fk_policy_exception_version_id_model_version')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_policy_exception'))
+    )
+    op.create_index('ix_policy_exception_version', 'policy_exception', ['version_id', 'id'],
+                    unique=False)
     _guards()
 
 
@@ -66,6 +78,10 @@ def _guards() -> None:
                        "BEGIN SELECT RAISE(ABORT, 'a signature is written once'); END")
         op.execute("CREATE TRIGGER finding_no_delete BEFORE DELETE ON finding "
                    "BEGIN SELECT RAISE(ABORT, 'findings are closed, never deleted'); END")
+        for event in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER policy_exception_no_{event.lower()} BEFORE {event} ON "
+                       "policy_exception BEGIN SELECT RAISE(ABORT, 'a policy exception is "
+                       "written once; grant a new one'); END")
         return
     op.execute("""
         CREATE FUNCTION charter_signature_write_once() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -84,6 +100,17 @@ def _guards() -> None:
     """)
     op.execute("CREATE TRIGGER finding_no_delete BEFORE DELETE OR TRUNCATE ON finding "
                "FOR EACH STATEMENT EXECUTE FUNCTION charter_finding_no_delete()")
+    op.execute("""
+        CREATE FUNCTION charter_policy_exception_write_once() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'a policy exception is written once; grant a new one'
+                USING ERRCODE = 'insufficient_privilege';
+        END $$
+    """)
+    op.execute("CREATE TRIGGER policy_exception_write_once BEFORE UPDATE OR DELETE OR TRUNCATE "
+               "ON policy_exception FOR EACH STATEMENT EXECUTE FUNCTION "
+               "charter_policy_exception_write_once()")
 
 
 def downgrade() -> None:
