@@ -46,6 +46,9 @@ KNOWN_ACTIONS: dict[str, str] = {
     "artifact.converted": "Trusted pickle converted to skops",
     "audit.verified": "Audit trail verified",
     "audit.exported": "Audit trail exported",
+    "review.exported": "Review package exported",
+    "review.comments_imported": "Review response imported (comments)",
+    "review.import_refused": "Review response refused",
 }
 
 EXPORT_FORMAT = "charter-audit-export/1"
