@@ -20,8 +20,19 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
 ROLE_NAMES = [r.value for r in Role]
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: `charter review export|open|respond|import` goes to the
+    review-package commands, while `charter review MODEL@VERSION` stays the signature step."""
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN202
+        from app.cli_review import route
+
+        return super().parse_known_args(route(list(sys.argv[1:] if args is None else args)),
+                                        namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="charter",
         description="Charter: governance console for machine-learning models. With no command "
         "it opens the desktop console.",
@@ -123,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_workflow
 
     cli_workflow.add_parsers(sub, signed)
+    from app import cli_review
+
+    cli_review.add_parsers(sub, signed)
 
     settings = sub.add_parser("settings", help="store-wide settings").add_subparsers(
         dest="settings_command", metavar="ACTION", required=True)

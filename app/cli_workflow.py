@@ -1,5 +1,5 @@
 """`charter submit|start-validation|request-changes|validate|review|approve|reject`,
-`charter signatures`, `charter findings ...` and `charter due`."""
+`charter signatures`, `charter findings ...`, `charter exception ...` and `charter due`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     for command, step in STEPS.items():
         t = TRANSITIONS[step]
         signs = " (an electronic signature: the password is asked again)" if t.meaning else ""
-        sp = sub.add_parser(command, parents=[signed], help=t.label.lower() + signs)
+        extra = (" (offline review packages: charter review export|open|respond|import)"
+                 if command == "review" else "")
+        sp = sub.add_parser(command, parents=[signed], help=t.label.lower() + signs + extra)
         sp.set_defaults(func=cmd_transition, step=step)
         sp.add_argument("version", metavar="MODEL@VERSION")
         sp.add_argument("--reason", required=True, help="why (recorded with the step)")
@@ -39,6 +41,18 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
                         "revalidation")
     sp.set_defaults(func=cmd_due)
     sp.add_argument("--within-days", type=int, default=30)
+
+    exc = sub.add_parser("exception", help="policy exceptions: use before sign-off, with an "
+                         "expiry").add_subparsers(dest="exception_command", metavar="ACTION",
+                                                  required=True)
+    sp = exc.add_parser("grant", parents=[signed], help="let a version be used before its "
+                        "sign-offs until a date (managers; the password is asked again)")
+    sp.set_defaults(func=cmd_exception_grant)
+    sp.add_argument("version", metavar="MODEL@VERSION")
+    sp.add_argument("--until", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    sp.add_argument("--reason", required=True)
+    sp = exc.add_parser("list", parents=[signed], help="every exception, expired ones flagged")
+    sp.set_defaults(func=cmd_exception_list)
 
     findings = sub.add_parser("findings", help="validation findings").add_subparsers(
         dest="findings_command", metavar="ACTION", required=True)
@@ -104,10 +118,14 @@ def cmd_signatures(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
 @_signed
 def cmd_due(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     rows = svc.workflow.revalidation_due(me, within_days=args.within_days)
+    expired = [e for e in svc.exceptions.exceptions(me) if e.expired]
     lines = [f"{'OVERDUE' if r['overdue'] else 'due':<8} {r['due']:%Y-%m-%d}  {r['model']} "
              f"v{r['version']} (tier {r['tier']})" for r in rows] or [
-        f"Nothing due within {args.within_days} days."]
-    emit(args, rows, "\n".join(lines))
+        f"Nothing due for revalidation within {args.within_days} days."]
+    lines += [f"EXPIRED  {e.expires_on.isoformat()}  policy exception #{e.id}: {e.model} "
+              f"v{e.version} (granted by {e.granted_by})" for e in expired]
+    emit(args, {"revalidation": rows, "expired_exceptions": [_finding_json(e) for e in expired]},
+         "\n".join(lines))
 
 
 @_signed
@@ -148,3 +166,24 @@ def cmd_findings_remediate(args, svc: Services, me: Principal) -> None:  # noqa:
 def cmd_findings_close(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     f, _ = svc.findings.close(me, args.finding, reason=args.reason)
     emit(args, _finding_json(f), f"Finding #{f.id} is closed.")
+
+
+@_signed
+def cmd_exception_grant(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    from core.services.evaluation import parse_version_ref
+
+    model, number = parse_version_ref(args.version)
+    password = read_secret(args, f"Password again, to approve the exception as {me.username}: ")
+    exc, _ = svc.exceptions.grant(me, model, number, until=args.until, reason=args.reason,
+                                  password=password)
+    emit(args, _finding_json(exc), f"Exception #{exc.id}: {exc.model} version {exc.version} may "
+         f"be used until {exc.expires_on.isoformat()}.")
+
+
+@_signed
+def cmd_exception_list(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
+    found = svc.exceptions.exceptions(me)
+    lines = [f"#{e.id:<4} {'EXPIRED' if e.expired else 'active':<8} until "
+             f"{e.expires_on.isoformat()}  {e.model} v{e.version} (granted by {e.granted_by})"
+             for e in found] or ["No policy exceptions."]
+    emit(args, [_finding_json(e) for e in found], "\n".join(lines))

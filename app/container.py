@@ -15,9 +15,10 @@ from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
 from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
+from core.services.review import ReviewService
 from core.services.settings import SettingsService
 from core.services.users import UserService
-from core.services.workflow import WorkflowService
+from core.services.workflow import ExceptionService, WorkflowService
 from core.settings import WorkstationSettings
 from core.store.opening import is_demo, open_store
 from core.store.uow import Store
@@ -37,6 +38,8 @@ class Services:
     documentation: DocumentationService
     workflow: WorkflowService
     findings: FindingsService
+    exceptions: ExceptionService
+    review: ReviewService
 
     def close(self) -> None:
         self.store.dispose()
@@ -72,6 +75,9 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
     demo = is_demo(store)
     artifacts = artifact_store_for(store, demo)
     auth = AuthService(store, hasher)
+    documentation = DocumentationService(store, artifacts)
+    evaluations = EvaluationService(store, artifacts)
+    workflow = WorkflowService(store, artifacts, auth)
     return Services(
         store=store,
         auth=auth,
@@ -81,10 +87,12 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
         demo=demo,
         inventory=InventoryService(store),
         artifacts=artifacts,
-        evaluations=EvaluationService(store, artifacts),
-        documentation=DocumentationService(store, artifacts),
-        workflow=WorkflowService(store, artifacts, auth),
+        evaluations=evaluations,
+        documentation=documentation,
+        workflow=workflow,
         findings=FindingsService(store),
+        exceptions=ExceptionService(store, auth),
+        review=ReviewService(store, artifacts, workflow, documentation, evaluations),
     )
 
 
