@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSettings, QSize, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -27,6 +27,7 @@ from core.entities import Changes, Principal, VerifyReport
 from core.errors import AccountDisabled, AccountLocked, KnownError
 from core.permissions import Action, Role
 from views.account_dialogs import ChangePasswordDialog
+from views.approvals_screen import ApprovalsScreen
 from views.audit_screen import AuditScreen
 from views.home_screen import HomeScreen
 from views.idle_lock import IdleWatcher, LockPanel
@@ -47,16 +48,26 @@ class ScreenSpec:
     key: str
     title: str
     icon: str
-    action: Action | None  # None: every role
+    action: Action | tuple[Action, ...] | None  # None: every role; a tuple: any of them
     factory: Callable[..., Screen]
+
+    def allowed(self, principal: Principal) -> bool:
+        if self.action is None:
+            return True
+        actions = self.action if isinstance(self.action, tuple) else (self.action,)
+        return any(principal.may(a) for a in actions)
 
 
 SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("users", "Users", "users", Action.USER_MANAGE, UsersScreen),
     ScreenSpec("audit", "Audit trail", "audit", Action.AUDIT_READ, AuditScreen),
     ScreenSpec("registry", "Model registry", "registry", Action.MODEL_READ, RegistryScreen),
+    ScreenSpec("approvals", "Approvals", "approvals",
+               (Action.VERSION_SUBMIT, Action.FINDING_RECORD, Action.COMPLIANCE_SIGN,
+                Action.VERSION_APPROVE), ApprovalsScreen),
     ScreenSpec("settings", "Settings", "settings", Action.SETTINGS_MANAGE, SettingsScreen),
 )
+TITLE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def window_title(services: ServicesLike) -> str:
@@ -146,7 +157,7 @@ class MainWindow(QMainWindow):
             screen.deleteLater()
         self.screens = []
         self.nav.clear()
-        allowed = [s for s in SCREENS if s.action is None or principal.may(s.action)]
+        allowed = [s for s in SCREENS if s.allowed(principal)]
         home = HomeScreen(self.services, principal, [s.title for s in allowed])
         self._add_screen("Home", "home", home)
         for spec in allowed:
@@ -162,18 +173,30 @@ class MainWindow(QMainWindow):
             verified = getattr(screen, "verified", None)
             if verified is not None:
                 verified.connect(self.set_verify_result)
+            if isinstance(screen, ApprovalsScreen):
+                screen.open_model_requested.connect(self.open_model)
 
     def _add_screen(self, title: str, icon_name: str, screen: Screen) -> None:
         n = len(self.screens) + 1
         item = QListWidgetItem(icon(icon_name, ON_DARK, selected_color=INK), title)
+        item.setData(TITLE_ROLE, title)
         if n <= 9:
             item.setToolTip(f"{title} (Ctrl+{n})")
         self.nav.addItem(item)
         self.stack.addWidget(screen)
         self.screens.append(screen)
         screen.changes_made.connect(self.changed)
+        badge = getattr(screen, "badge_changed", None)
+        if badge is not None:  # "Approvals (3)": how many items wait on that screen
+            badge.connect(lambda count, it=item: it.setText(
+                f"{it.data(TITLE_ROLE)} ({count})" if count else it.data(TITLE_ROLE)))
 
     def screen_titles(self) -> list[str]:
+        """The screens' titles, without the counts some show in the navigation."""
+        return [self.nav.item(i).data(TITLE_ROLE) for i in range(self.nav.count())]
+
+    def nav_texts(self) -> list[str]:
+        """What the navigation shows, counts included."""
         return [self.nav.item(i).text() for i in range(self.nav.count())]
 
     def current_screen(self) -> Screen | None:
@@ -183,6 +206,17 @@ class MainWindow(QMainWindow):
     def show_screen(self, index: int) -> None:
         if 0 <= index < self.nav.count() and not self.locked:
             self.nav.setCurrentRow(index)
+
+    def open_model(self, name: str, number: int) -> None:
+        """Show ``name`` version ``number`` on the model screen's Validation tab."""
+        for row, screen in enumerate(self.screens):
+            if isinstance(screen, RegistryScreen) and not self.locked:
+                screen.open_model(name)
+                page = screen.model_page
+                page.validation.show_version(number)
+                page.tabs.setCurrentWidget(page.validation)
+                self.nav.setCurrentRow(row)
+                return
 
     def refresh(self) -> None:
         screen = self.current_screen()

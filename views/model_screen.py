@@ -34,6 +34,7 @@ from core.permissions import Action
 from views.audit_screen import event_details
 from views.audit_table_model import EVENT_ROLE, AuditTableModel
 from views.error_dialog import error_text
+from views.findings_panel import FindingsPanel
 from views.model_dialogs import ModelFormDialog
 from views.model_table_model import SOURCE_LABELS, status_label, tier_label
 from views.model_versions import VersionsPanel
@@ -118,6 +119,11 @@ class ModelScreen(Screen):
         self.validation.changes_made.connect(self.changes_made)
         self.versions.selection_changed.connect(self._follow_version)
         self.tabs.addTab(self.validation, icon("verify"), "Validation")
+        self.findings = FindingsPanel(services, principal)
+        self.findings.layout().setContentsMargins(0, 8, 0, 0)
+        self.findings.changes_made.connect(self.changes_made)
+        self.versions.selection_changed.connect(self._follow_findings)
+        self.tabs.addTab(self.findings, icon("approvals"), "Findings")
         self._update_profile_button()
         self.history: AuditTableModel | None = None
         if principal.may(Action.AUDIT_READ):
@@ -313,6 +319,13 @@ class ModelScreen(Screen):
         version = self.versions.selected()
         if version is not None and version.model_name == self.validation.model_name:
             self.validation.show_version(version.number)
+
+    def _follow_findings(self) -> None:
+        version = self.versions.selected()
+        if version is None:
+            self.findings.set_findings(None, None, [])
+        else:
+            self.findings.load(version.model_name, version.number, version.author)
 
     def open_validation(self) -> None:
         """The Validation tab, on the version selected in the Versions tab."""

@@ -45,9 +45,6 @@ class PlannedScreen:
 
 PLANNED: tuple[PlannedScreen, ...] = (
     PlannedScreen("Validation", Action.FINDING_RECORD, "independent validation and findings"),
-    PlannedScreen("Approvals", Action.VERSION_APPROVE, "approve or reject models for use"),
-    PlannedScreen("Compliance review", Action.COMPLIANCE_SIGN,
-                  "review records and sign compliance"),
     PlannedScreen("Deployments", Action.DEPLOY, "servers, deployments and rollbacks"),
     PlannedScreen("Monitoring", Action.MONITORING_READ, "drift, performance and alerts"),
     PlannedScreen("Portfolio", Action.PORTFOLIO_READ, "dashboards across all models"),

@@ -9,9 +9,11 @@ from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
 from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
+from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
+from core.services.workflow import WorkflowService
 from core.store.uow import Store
 
 
@@ -26,3 +28,5 @@ class ServicesLike(Protocol):
     artifacts: ArtifactStore
     evaluations: EvaluationService
     documentation: DocumentationService
+    workflow: WorkflowService
+    findings: FindingsService

@@ -102,11 +102,12 @@ def test_model_without_versions_says_how_to_add_one(open_model, pd_cards) -> Non
 
 def test_history_tab_for_audit_readers_only(open_model, pd_cards) -> None:  # noqa: ANN001
     page = open_model("cora", pd_cards).model_page
-    assert tab_titles(page) == ["Inventory", "Versions", "Validation", "History"]
+    assert tab_titles(page) == ["Inventory", "Versions", "Validation", "Findings",
+                                "History"]
     events = page.history.events
     assert [(e.action, e.object_id) for e in events] == [("model.created", "pd-cards")]
     assert tab_titles(open_model("dana", pd_cards).model_page) == ["Inventory", "Versions",
-                                                                   "Validation"]
+                                                                   "Validation", "Findings"]
 
 
 def test_edit_with_reason_updates_and_audits(qtbot, open_model, services, pd_cards,  # noqa: ANN001

@@ -206,8 +206,10 @@ def test_executive_reads_the_registry_without_changing_it(open_screen, services,
     page = screen.model_page
     assert page.title.text() == "pd-cards"
     assert not page.edit_button.isVisible() and not page.retire_button.isVisible()
-    assert [page.tabs.tabText(i) for i in range(page.tabs.count())] == ["Inventory", "Versions",
-                                                                     "Validation"]
+    assert [page.tabs.tabText(i) for i in range(page.tabs.count())] == [
+        "Inventory", "Versions", "Validation", "Findings"]
+    assert not any(b.isVisibleTo(page.findings) for b in (
+        page.findings.record_button, page.findings.answer_button, page.findings.close_button))
     page.back_button.click()
     assert screen.pages.currentWidget() is screen.list_page
 

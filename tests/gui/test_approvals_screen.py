@@ -1,0 +1,303 @@
+"""The Approvals screen on a real store with real services: each role's inbox, the whole path
+from draft to approved through the console (signing with the password, a finding that blocks
+approval until it is remediated and closed), a wrong password, a version that changed while the
+dialog was open, the count in the navigation, and the table models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
+from PySide6.QtWidgets import QLabel
+
+from core.services.importer import ImportRequest, ImportService
+from tests.gui.conftest import tasks_idle
+from tests.gui.registry_data import COMPLETE
+from views.approvals_screen import ApprovalsScreen
+from views.approvals_tables import (
+    CalendarTableModel,
+    FindingTableModel,
+    InboxTableModel,
+    SignatureTableModel,
+)
+from views.findings_panel import RecordFindingDialog, RemediateDialog
+from views.sign_dialog import SignDialog
+from views.widgets import ReasonDialog
+
+pytestmark = pytest.mark.gui
+MODEL = "pd-cards"
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import numpy as np
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    rnd = np.random.default_rng(3)
+    x = rnd.normal(size=(200, 2))
+    path = tmp_path_factory.mktemp("approvals") / "model.skops"
+    sio.dump(LogisticRegression().fit(x, (x[:, 0] > 0).astype(int)), path)
+    return path
+
+
+@pytest.fixture
+def version(services, sign_in, artifact: Path) -> int:  # noqa: ANN001
+    """Tier 1 ``pd-cards`` version 1 by dana, in draft, with its documentation PDF."""
+    dana = sign_in("dana")
+    services.inventory.create(dana, MODEL, COMPLETE)
+    ImportService(services.store, services.artifacts).import_version(
+        dana, ImportRequest(MODEL, artifact, label="1.0"))
+    services.documentation.generate(dana, MODEL, 1)
+    return 1
+
+
+@pytest.fixture
+def open_screen(qtbot, services, sign_in):  # noqa: ANN001, ANN201
+    def _open(username: str) -> ApprovalsScreen:
+        screen = ApprovalsScreen(services, sign_in(username))
+        screen.changes_made.connect(screen.on_changes)  # what the main window's broadcast does
+        qtbot.addWidget(screen)
+        screen.resize(1150, 760)
+        screen.show()
+        qtbot.waitUntil(tasks_idle)
+        return screen
+
+    return _open
+
+
+def gone(dialog) -> bool:  # noqa: ANN001 - closed (and deleted: WA_DeleteOnClose)
+    return not shiboken6.isValid(dialog) or not dialog.isVisible()
+
+
+def waiting(screen: ApprovalsScreen) -> list[tuple[str, int, str]]:
+    return [(i.model, i.version, i.wanted) for i in screen.items]
+
+
+def select(screen: ApprovalsScreen, qtbot) -> None:  # noqa: ANN001
+    assert screen.select(MODEL, 1)
+    qtbot.waitUntil(lambda: screen.detail.detail is not None and tasks_idle())
+
+
+def state(services, sign_in) -> str:  # noqa: ANN001
+    return services.inventory.versions(sign_in("cora"), MODEL)[0].state
+
+
+def step(screen: ApprovalsScreen, name: str, qtbot, *, reason: str = "checked",  # noqa: ANN001
+         password: str | None = None, wait: bool = True) -> SignDialog:
+    button = screen.detail.steps[name]
+    assert button.isVisible() and button.isEnabled(), name
+    button.click()
+    dialog = screen.detail.dialog
+    assert isinstance(dialog, SignDialog)
+    dialog.reason.setText(reason)
+    if password is not None:
+        dialog.password.setText(password)
+    dialog.ok_button.click()
+    if wait:
+        qtbot.waitUntil(tasks_idle)
+    return dialog
+
+
+def test_full_path_from_draft_to_approved_through_the_console(
+        open_screen, version, services, sign_in, passwords, qtbot) -> None:  # noqa: ANN001
+    # Dana: her draft waits for submission; submitting signs with her password.
+    dana = open_screen("dana")
+    assert waiting(dana) == [(MODEL, 1, "Submit for validation")]
+    select(dana, qtbot)
+    detail = dana.detail
+    assert "Draft" in detail.facts.text() and "tier 1" in detail.facts.text()
+    assert "No evaluation recorded" in detail.gates.text()
+    assert not detail.steps["approve"].isVisible()  # not a data scientist's action
+    dialog = step(dana, "submit", qtbot, password=passwords["dana"], wait=False)
+    shown = " ".join(w.text() for w in dialog.findChildren(QLabel))
+    assert "Dana Scientist (dana, Data scientist)" in shown and "UTC" in shown
+    assert "Authored" in shown
+    qtbot.waitUntil(lambda: gone(dialog) and tasks_idle())
+    assert state(services, sign_in) == "submitted"
+    assert waiting(dana) == []  # refreshed on its own Changes
+    assert "Done" in detail.outcome.text() and "Submitted" in detail.outcome.text()
+
+    # Victor: starts the validation, records a high finding owned by dana, signs.
+    victor = open_screen("victor")
+    assert waiting(victor) == [(MODEL, 1, "Start the validation")]
+    select(victor, qtbot)
+    assert victor.detail.steps["start_validation"].isEnabled()
+    assert not victor.detail.steps["validate"].isEnabled()
+    step(victor, "start_validation", qtbot)
+    assert state(services, sign_in) == "in_validation"
+    panel = victor.detail.findings
+    panel.record_button.click()
+    qtbot.waitUntil(lambda: isinstance(panel.dialog, RecordFindingDialog))
+    form = panel.dialog
+    form.title.setText("Thin-file segment weak")
+    form.description.setPlainText("AUC 0.61 on thin files")
+    form.severity.setCurrentIndex(form.severity.findData("high"))
+    assert form.owner.currentData() == "dana"  # the author by default
+    form.ok_button.click()
+    qtbot.waitUntil(lambda: gone(form) and tasks_idle())
+    qtbot.waitUntil(lambda: panel.table_model.rowCount() == 1)
+    assert "1 open of 1" in panel.heading.text()
+    step(victor, "validate", qtbot, password=passwords["victor"])
+    assert state(services, sign_in) == "validated"
+
+    # Cora: the validated tier-1 version needs her review.
+    cora = open_screen("cora")
+    assert waiting(cora) == [(MODEL, 1, "Review and sign the compliance review")]
+    select(cora, qtbot)
+    step(cora, "review", qtbot, password=passwords["cora"])
+    assert waiting(cora) == []
+
+    # Max: ready for approval, but the open high finding blocks it; the dialog says why.
+    mx = open_screen("max")
+    assert waiting(mx) == [(MODEL, 1, "Approve or reject for use")]
+    select(mx, qtbot)
+    dialog = step(mx, "approve", qtbot, password=passwords["max"])
+    assert dialog.isVisible() and dialog.error.isVisible()
+    assert "high-severity finding" in dialog.error.text()
+    assert "Thin-file segment weak" in dialog.error.text()
+    assert "closes a finding" in dialog.error.text()  # the hint
+    dialog.reject()
+    assert state(services, sign_in) == "validated"
+
+    # Dana answers the finding from her inbox; Victor closes it.
+    dana.refresh()
+    qtbot.waitUntil(tasks_idle)
+    [(model, number, wanted)] = waiting(dana)
+    assert wanted.startswith("Answer finding #") and (model, number) == (MODEL, 1)
+    select(dana, qtbot)
+    dana.detail.findings.table.selectRow(0)
+    dana.detail.findings.answer_button.click()
+    answer = dana.detail.findings.dialog
+    assert isinstance(answer, RemediateDialog)
+    answer.text.setPlainText("Added a thin-file override rule")
+    answer.ok_button.click()
+    qtbot.waitUntil(lambda: gone(answer) and tasks_idle())
+    victor.refresh()
+    qtbot.waitUntil(tasks_idle)
+    assert any(w.startswith("Close finding #") for _m, _n, w in waiting(victor))
+    victor.detail.reload()
+    qtbot.waitUntil(tasks_idle)
+    victor.detail.findings.table.selectRow(0)
+    victor.detail.findings.close_button.click()
+    closing = victor.detail.findings.dialog
+    assert isinstance(closing, ReasonDialog)
+    closing.reason.setText("Override reviewed")
+    closing.ok_button.click()
+    qtbot.waitUntil(lambda: gone(closing) and tasks_idle())
+
+    # Max approves; the signatures are all valid.
+    mx.refresh()
+    qtbot.waitUntil(tasks_idle)
+    step(mx, "approve", qtbot, reason="fit for use", password=passwords["max"])
+    assert state(services, sign_in) == "approved"
+    sigs = mx.detail.signatures
+    texts = [[sigs.data(sigs.index(r, c)) for c in range(sigs.columnCount())]
+             for r in range(sigs.rowCount())]
+    assert [(t[0], t[1], t[5]) for t in texts] == [
+        ("Authored", "Dana Scientist", "valid"), ("Validated", "Victor Validator", "valid"),
+        ("Reviewed", "Cora Compliance", "valid"), ("Approved", "Max Manager", "valid")]
+    assert texts[3][4] == "fit for use"
+    assert waiting(mx) == []
+    assert not any(b.isEnabled() for b in mx.detail.steps.values() if b.isVisible())
+
+
+def test_wrong_password_is_shown_in_the_dialog_and_changes_nothing(
+        open_screen, version, services, sign_in, passwords, qtbot) -> None:  # noqa: ANN001
+    dana = open_screen("dana")
+    select(dana, qtbot)
+    dialog = step(dana, "submit", qtbot, password="not my password")
+    assert dialog.isVisible() and dialog.error.isVisible()
+    assert dialog.error.text()  # the service's message, as it words it
+    assert dialog.password.text() == ""  # cleared for another try
+    assert state(services, sign_in) == "draft"
+    assert services.workflow.signatures(sign_in("cora"), MODEL, 1) == []
+    dialog.password.setText(passwords["dana"])
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: gone(dialog) and tasks_idle())
+    assert state(services, sign_in) == "submitted"
+
+
+def test_a_version_changed_behind_the_dialog_is_reported(
+        open_screen, version, services, sign_in, passwords, qtbot) -> None:  # noqa: ANN001
+    services.workflow.transition(sign_in("dana"), MODEL, 1, "submit", reason="ready",
+                                 password=passwords["dana"])
+    victor = open_screen("victor")
+    select(victor, qtbot)
+    victor.detail.steps["start_validation"].click()
+    dialog = victor.detail.dialog
+    assert dialog.expected_state == "submitted"
+    # Meanwhile a manager rejects it (a tier-1 version may be rejected from submitted).
+    services.workflow.transition(sign_in("max"), MODEL, 1, "reject", reason="withdrawn",
+                                 password=passwords["max"])
+    dialog.reason.setText("taking it")
+    dialog.ok_button.click()
+    qtbot.waitUntil(tasks_idle)
+    assert dialog.isVisible()
+    assert "changed while you were deciding" in dialog.error.text()
+    assert "Rejected" in dialog.error.text()
+    assert state(services, sign_in) == "rejected"
+    qtbot.waitUntil(lambda: "Rejected" in victor.detail.facts.text())
+
+
+def test_navigation_shows_the_count_and_follows_changes(
+        qtbot, services, sign_in, passwords, version, qsettings) -> None:  # noqa: ANN001
+    from views.main_window import MainWindow
+
+    window = MainWindow(services, sign_in("victor"), qsettings=qsettings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(tasks_idle)
+    assert "Approvals" in window.screen_titles()
+    assert "Approvals" in window.nav_texts()  # nothing waits: no count
+    _, changes = services.workflow.transition(sign_in("dana"), MODEL, 1, "submit",
+                                              reason="ready", password=passwords["dana"])
+    window.changed.emit(changes)
+    qtbot.waitUntil(lambda: "Approvals (1)" in window.nav_texts())
+    # The validation tab is one click away from the item.
+    screen = next(s for s in window.screens if isinstance(s, ApprovalsScreen))
+    window.show_screen(window.screens.index(screen))
+    select(screen, qtbot)
+    screen.detail.validation_button.click()
+    registry = window.current_screen()
+    assert registry.model_page.tabs.currentWidget() is registry.model_page.validation
+    assert registry.model_page.validation.version_number() == 1
+    # Roles without workflow actions have no Approvals screen.
+    other = MainWindow(services, sign_in("ivan"), qsettings=qsettings)
+    qtbot.addWidget(other)
+    assert "Approvals" not in other.screen_titles()
+
+
+def test_compliance_calendar_and_table_models(open_screen, version, services, sign_in,
+                                              qtbot) -> None:  # noqa: ANN001
+    cora = open_screen("cora")
+    assert cora.tabs.count() == 2
+    assert cora.tabs.tabText(1).startswith("Compliance calendar (0 overdue")
+    assert cora.empty.isVisible() and not cora.table.isVisible()
+    assert open_screen("victor").tabs.count() == 1
+    dana = open_screen("dana")
+    select(dana, qtbot)
+    due = [{"model": MODEL, "version": 1, "tier": 1, "overdue": True,
+            "approved_at": datetime(2024, 1, 2, 12, tzinfo=UTC),
+            "due": datetime(2025, 1, 2, 12, tzinfo=UTC)}]
+    testers = []
+    for fresh, rows in ((InboxTableModel(), dana.items),
+                        (SignatureTableModel(), dana.detail.signatures.items),
+                        (FindingTableModel(), dana.detail.findings.table_model.items),
+                        (CalendarTableModel(), due)):
+        testers.append(QAbstractItemModelTester(
+            fresh, QAbstractItemModelTester.FailureReportingMode.Fatal))
+        fresh.set_items(rows)
+        fresh.set_items(rows[:0])
+        fresh.set_items(rows)
+    calendar = CalendarTableModel()
+    calendar.set_items(due)
+    assert calendar.data(calendar.index(0, 5)) == "OVERDUE"
+    assert calendar.data(calendar.index(0, 4)).startswith("2025-01-0")
+    assert dana.inbox.data(dana.inbox.index(0, 4)) == "Submit for validation"
+    assert dana.inbox.data(dana.inbox.index(0, 3)) == "Draft"
+    assert dana.inbox.headerData(4, Qt.Orientation.Horizontal) == "Waiting for you to"
