@@ -12,6 +12,7 @@ A refusal after the password was checked is itself audited (``version.transition
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -218,8 +219,8 @@ class WorkflowService:
 
     def _valid_signatures(self, s: Session, v: SqlModelVersion) -> list[SqlSignature]:
         """The signatures since the newest submission that still hold."""
-        rows = self._since_submission(s, v)
-        return [r for r in rows if self._why_invalid(s, v, r, check_file=False) is None]
+        check = self._validity(s, v, check_file=False)
+        return [r for r in self._since_submission(s, v) if check(r) is None]
 
     @staticmethod
     def _since_submission(s: Session, v: SqlModelVersion) -> list[SqlSignature]:
@@ -228,20 +229,30 @@ class WorkflowService:
         start = max((i for i, r in enumerate(rows) if r.meaning == "authored"), default=0)
         return list(rows[start:])
 
-    def _why_invalid(self, s: Session, v: SqlModelVersion, row: SqlSignature, *,
-                     check_file: bool) -> str | None:
-        if row.artifact_sha256 != v.artifact_sha256:
-            return "signed for another artifact"
+    def _validity(self, s: Session, v: SqlModelVersion, *, check_file: bool
+                  ) -> Callable[[SqlSignature], str | None]:
+        """A check saying why a signature of ``v`` no longer holds (None: it holds). The
+        artifact file (when ``check_file``) and the newest documentation are read once here,
+        not once per signature."""
+        file_changed = False
         if check_file:
             try:
                 self.artifacts.verify(v.artifact_sha256)
             except KnownError:
+                file_changed = True
+        doc = _newest_documentation(s, v.id)
+        current_source = doc.source_sha256 if doc is not None else None
+
+        def why(row: SqlSignature) -> str | None:
+            if row.artifact_sha256 != v.artifact_sha256:
+                return "signed for another artifact"
+            if file_changed:
                 return "the artifact file changed on disk after signing"
-        if row.documentation_source_sha256 is not None:
-            doc = _newest_documentation(s, v.id)
-            if doc is None or doc.source_sha256 != row.documentation_source_sha256:
+            if row.documentation_source_sha256 is not None and \
+                    current_source != row.documentation_source_sha256:
                 return "the documentation changed after signing"
-        return None
+            return None
+        return why
 
     # -- reading --------------------------------------------------------------------------------
     def signatures(self, principal: Principal, model: str, version: int) -> list[Signature]:
@@ -252,9 +263,10 @@ class WorkflowService:
             m, v = version_row(uow.session, model, version)
             rows = uow.session.execute(select(SqlSignature).where(
                 SqlSignature.version_id == v.id).order_by(SqlSignature.id)).scalars().all()
+            check = self._validity(uow.session, v, check_file=True)
             out = []
             for r in rows:
-                why = self._why_invalid(uow.session, v, r, check_file=True)
+                why = check(r)
                 out.append(r.to_entity(m.name, v.number, valid=why is None, invalid_reason=why))
             return out
 
