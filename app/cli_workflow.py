@@ -78,7 +78,7 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.add_argument("--reason", required=True)
 
 
-def _finding_json(f: Any) -> dict[str, Any]:
+def _as_json(f: Any) -> dict[str, Any]:
     return {k: getattr(f, k) for k in f.__dataclass_fields__}
 
 
@@ -96,7 +96,7 @@ def cmd_transition(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
                                          password=password, expected_state=args.expect_state)
     sig = outcome.signature
     emit(args, {"model": outcome.model, "version": outcome.version, "state": outcome.state,
-                "signature": None if sig is None else _finding_json(sig)},
+                "signature": None if sig is None else _as_json(sig)},
          f"{outcome.model} version {outcome.version} is now {outcome.state}."
          + (f" Signed ({sig.meaning}) by {sig.printed_name} at {sig.signed_at:%Y-%m-%d %H:%M} "
             f"UTC, bound to artifact {sig.artifact_sha256[:12]}… and documentation "
@@ -112,7 +112,7 @@ def cmd_signatures(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     lines = [f"{g.signed_at:%Y-%m-%d %H:%M}Z  {g.meaning:<9} {g.printed_name} ({g.signer}, "
              f"{g.role})  {'valid' if g.valid else 'NOT VALID: ' + (g.invalid_reason or '')}"
              for g in sigs] or ["No signatures yet."]
-    emit(args, [_finding_json(g) for g in sigs], "\n".join(lines))
+    emit(args, [_as_json(g) for g in sigs], "\n".join(lines))
 
 
 @_signed
@@ -124,7 +124,7 @@ def cmd_due(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
         f"Nothing due for revalidation within {args.within_days} days."]
     lines += [f"EXPIRED  {e.expires_on.isoformat()}  policy exception #{e.id}: {e.model} "
               f"v{e.version} (granted by {e.granted_by})" for e in expired]
-    emit(args, {"revalidation": rows, "expired_exceptions": [_finding_json(e) for e in expired]},
+    emit(args, {"revalidation": rows, "expired_exceptions": [_as_json(e) for e in expired]},
          "\n".join(lines))
 
 
@@ -136,7 +136,7 @@ def cmd_findings_add(args, svc: Services, me: Principal) -> None:  # noqa: ANN00
     f, _ = svc.findings.record(me, model, number, title=args.title,
                                description=args.description, severity=args.severity,
                                owner=args.owner, due_date=args.due)
-    emit(args, _finding_json(f), f"Recorded finding #{f.id} ({f.severity}) for {f.owner}.")
+    emit(args, _as_json(f), f"Recorded finding #{f.id} ({f.severity}) for {f.owner}.")
 
 
 @_signed
@@ -153,19 +153,19 @@ def cmd_findings_list(args, svc: Services, me: Principal) -> None:  # noqa: ANN0
              f"{f.title} (owner {f.owner}"
              + (f", due {f.due_date.isoformat()}" if f.due_date else "") + ")"
              for f in found] or ["No findings."]
-    emit(args, [_finding_json(f) for f in found], "\n".join(lines))
+    emit(args, [_as_json(f) for f in found], "\n".join(lines))
 
 
 @_signed
 def cmd_findings_remediate(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     f, _ = svc.findings.remediate(me, args.finding, args.text)
-    emit(args, _finding_json(f), f"Finding #{f.id} is remediated; a validator closes it.")
+    emit(args, _as_json(f), f"Finding #{f.id} is remediated; a validator closes it.")
 
 
 @_signed
 def cmd_findings_close(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     f, _ = svc.findings.close(me, args.finding, reason=args.reason)
-    emit(args, _finding_json(f), f"Finding #{f.id} is closed.")
+    emit(args, _as_json(f), f"Finding #{f.id} is closed.")
 
 
 @_signed
@@ -176,7 +176,7 @@ def cmd_exception_grant(args, svc: Services, me: Principal) -> None:  # noqa: AN
     password = read_secret(args, f"Password again, to approve the exception as {me.username}: ")
     exc, _ = svc.exceptions.grant(me, model, number, until=args.until, reason=args.reason,
                                   password=password)
-    emit(args, _finding_json(exc), f"Exception #{exc.id}: {exc.model} version {exc.version} may "
+    emit(args, _as_json(exc), f"Exception #{exc.id}: {exc.model} version {exc.version} may "
          f"be used until {exc.expires_on.isoformat()}.")
 
 
@@ -186,4 +186,4 @@ def cmd_exception_list(args, svc: Services, me: Principal) -> None:  # noqa: ANN
     lines = [f"#{e.id:<4} {'EXPIRED' if e.expired else 'active':<8} until "
              f"{e.expires_on.isoformat()}  {e.model} v{e.version} (granted by {e.granted_by})"
              for e in found] or ["No policy exceptions."]
-    emit(args, [_finding_json(e) for e in found], "\n".join(lines))
+    emit(args, [_as_json(e) for e in found], "\n".join(lines))

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.errors import InvalidInput
 from core.tasks import CancelToken, ProgressFn, no_progress
+from core.validation.metrics import plain
 from core.validation.predictor import Predictor
 
 SCHEMA = "charter-evaluation/1"
@@ -296,9 +297,9 @@ def run_evaluation(predictor: Predictor, frame: Any, settings: EvaluationSetting
     evidence = {
         "schema": SCHEMA, "task": predictor.task, "kind": kind,
         "holdout": facts,
-        "settings": {"threshold": settings.threshold, "positive_label": _plain(positive),
-                     "favourable_label": _plain(settings.favourable_label)
-                     if settings.favourable_label is not None else _plain(positive),
+        "settings": {"threshold": settings.threshold, "positive_label": plain(positive),
+                     "favourable_label": plain(settings.favourable_label)
+                     if settings.favourable_label is not None else plain(positive),
                      "segments": segment_features, "sensitive": list(settings.sensitive),
                      "seed": settings.seed, "shap_rows": settings.shap_rows,
                      "time_budget_s": settings.explain_budget_s},
@@ -350,9 +351,6 @@ def segment_section(frame: Any, y: Any, scores: Any, kind: str, features: Sequen
 def _stopper(cancel: CancelToken | None) -> Callable[[], bool] | None:
     return None if cancel is None else (lambda: cancel.cancelled)
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _shown(names: Sequence[str], limit: int = 12) -> str:

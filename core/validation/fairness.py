@@ -17,14 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import InvalidInput
+from core.validation.metrics import plain
 
 MISSING = "(missing)"
 FOUR_FIFTHS = 0.8
 AGREEMENT = 1e-9
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _missing_count(values: Any) -> int:
@@ -279,7 +277,7 @@ def fairness_report(
                            hint="Drop or fill those rows before assessing fairness.")
     true_fav = (y == favourable_label).to_numpy(dtype=bool)
     if not true_fav.any():
-        shown = ", ".join(repr(_plain(v)) for v in sorted(set(y), key=repr)[:10])
+        shown = ", ".join(repr(plain(v)) for v in sorted(set(y), key=repr)[:10])
         raise InvalidInput(f"favourable_label {favourable_label!r} does not occur in y_true "
                            f"(labels: {shown}).",
                            hint="Check the label's type and spelling: 1 and '1' differ.")
@@ -291,7 +289,7 @@ def fairness_report(
         features[str(name)] = _feature_report(str(name), index, names, true_fav, pred_fav,
                                               min_group_count)
     return {
-        "favourable_label": _plain(favourable_label),
+        "favourable_label": plain(favourable_label),
         "threshold": float(threshold),
         "features": features,
         "worst": {

@@ -17,7 +17,7 @@ RESIDUAL_QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 ROC_POINTS = 200
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A numpy scalar as the matching Python scalar (for JSON); anything else unchanged."""
     return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict)) else value
 
@@ -63,7 +63,7 @@ def binary_target(y_true: Any, positive_label: Any = 1) -> Any:
     labels = pd.Series(np.asarray(y_true, dtype=object).ravel())
     if labels.isna().any():
         raise InvalidInput(f"y_true contains {int(labels.isna().sum())} missing label(s).")
-    distinct = sorted({_plain(v) for v in labels}, key=repr)
+    distinct = sorted({plain(v) for v in labels}, key=repr)
     if len(distinct) > 2:
         shown = ", ".join(repr(v) for v in distinct[:10])
         raise InvalidInput(
@@ -176,7 +176,7 @@ def classification_metrics(
     return {
         "n": int(y.size),
         "threshold": float(threshold),
-        "positive_label": _plain(positive_label),
+        "positive_label": plain(positive_label),
         "roc_auc": auc,
         "gini": 2.0 * auc - 1.0,
         "ks": ks,
@@ -229,7 +229,7 @@ def multiclass_metrics(y_true: Any, probabilities: Any, classes: Any) -> dict:
     import numpy as np
     from sklearn import metrics as skm
 
-    labels = [_plain(c) for c in classes]
+    labels = [plain(c) for c in classes]
     probs = np.asarray(probabilities, dtype=float)
     if probs.ndim != 2 or probs.shape[1] != len(labels):
         raise InvalidInput(f"probabilities must have one column per class ({len(labels)}); got "

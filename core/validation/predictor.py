@@ -16,6 +16,7 @@ from typing import Any
 
 from core.errors import InvalidInput
 from core.registry.formats.errors import ArtifactRejected
+from core.validation.metrics import plain
 
 TREE_TYPES = (
     "RandomForest", "ExtraTrees", "GradientBoosting", "HistGradientBoosting", "DecisionTree",
@@ -160,7 +161,7 @@ def from_estimator(estimator: Any, *, features: Sequence[str] | None = None) -> 
     from core.registry.formats.sklearn_describe import public_name
 
     if is_classifier(estimator):
-        task, classes = "classification", tuple(_plain(c) for c in estimator.classes_)
+        task, classes = "classification", tuple(plain(c) for c in estimator.classes_)
     elif is_regressor(estimator):
         task, classes = "regression", None
     else:
@@ -287,9 +288,6 @@ def _onnx_predictor(data: bytes, name: str) -> Predictor:
                                 f"{model.graph.name or 'graph'}",
                      family="other", _onnx=session, _onnx_input=spec)
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _label(text: Any) -> Any:
