@@ -1,5 +1,5 @@
 """`charter submit|start-validation|request-changes|validate|review|approve|reject`,
-`charter signatures`, `charter findings ...`, `charter exception ...` and `charter due`."""
+`charter signatures`, `charter findings ...` and `charter exception ...`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from app.cli_commands import _signed
 from app.container import Services
 from core.entities import Principal
 from core.errors import InvalidInput
+from core.services.findings import STATUSES, FindingFilter, is_overdue, today
 from core.workflow.lifecycle import SEVERITIES, TRANSITIONS
 
 STEPS = {"submit": "submit", "start-validation": "start_validation",
@@ -37,11 +38,6 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.set_defaults(func=cmd_signatures)
     sp.add_argument("version", metavar="MODEL@VERSION")
 
-    sp = sub.add_parser("due", parents=[signed], help="approved versions due or overdue for "
-                        "revalidation")
-    sp.set_defaults(func=cmd_due)
-    sp.add_argument("--within-days", type=int, default=30)
-
     exc = sub.add_parser("exception", help="policy exceptions: use before sign-off, with an "
                          "expiry").add_subparsers(dest="exception_command", metavar="ACTION",
                                                   required=True)
@@ -64,10 +60,21 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.add_argument("--severity", required=True, choices=SEVERITIES)
     sp.add_argument("--owner", required=True, metavar="USER", help="who must answer it")
     sp.add_argument("--due", type=date.fromisoformat, metavar="YYYY-MM-DD")
-    sp = findings.add_parser("list", parents=[signed], help="a version's findings, or --mine")
+    sp = findings.add_parser("list", parents=[signed], help="a version's findings, --mine, or "
+                             "with no version every model's findings, filtered")
     sp.set_defaults(func=cmd_findings_list)
     sp.add_argument("version", nargs="?", metavar="MODEL@VERSION")
     sp.add_argument("--mine", action="store_true", help="open findings I own")
+    sp.add_argument("--status", action="append", choices=STATUSES,
+                    help="only this status (repeat for several)")
+    sp.add_argument("--severity", action="append", choices=SEVERITIES,
+                    help="only this severity (repeat for several)")
+    sp.add_argument("--owner", metavar="USER", help="only findings this user owns")
+    sp.add_argument("--model", metavar="TEXT", help="only models whose name contains TEXT")
+    sp.add_argument("--overdue", action="store_true",
+                    help="only findings not closed and past their due date (UTC)")
+    sp.add_argument("--by-due", action="store_true",
+                    help="order by due date (no date last) instead of newest first")
     sp = findings.add_parser("remediate", parents=[signed], help="answer a finding you own")
     sp.set_defaults(func=cmd_findings_remediate)
     sp.add_argument("finding", type=int, metavar="ID")
@@ -116,19 +123,6 @@ def cmd_signatures(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
 
 
 @_signed
-def cmd_due(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
-    rows = svc.workflow.revalidation_due(me, within_days=args.within_days)
-    expired = [e for e in svc.exceptions.exceptions(me) if e.expired]
-    lines = [f"{'OVERDUE' if r['overdue'] else 'due':<8} {r['due']:%Y-%m-%d}  {r['model']} "
-             f"v{r['version']} (tier {r['tier']})" for r in rows] or [
-        f"Nothing due for revalidation within {args.within_days} days."]
-    lines += [f"EXPIRED  {e.expires_on.isoformat()}  policy exception #{e.id}: {e.model} "
-              f"v{e.version} (granted by {e.granted_by})" for e in expired]
-    emit(args, {"revalidation": rows, "expired_exceptions": [_as_json(e) for e in expired]},
-         "\n".join(lines))
-
-
-@_signed
 def cmd_findings_add(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     from core.services.evaluation import parse_version_ref
 
@@ -143,17 +137,28 @@ def cmd_findings_add(args, svc: Services, me: Principal) -> None:  # noqa: ANN00
 def cmd_findings_list(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
     from core.services.evaluation import parse_version_ref
 
+    filtered = bool(args.status or args.severity or args.owner or args.model or args.overdue
+                    or args.by_due)
+    if filtered and (args.mine or args.version):
+        raise InvalidInput("--status, --severity, --owner, --model, --overdue and --by-due "
+                           "list across all models; leave out MODEL@VERSION and --mine.")
+    on = today()
     if args.mine:
         found = svc.findings.owned_by(me, me.username)
     elif args.version:
         found = svc.findings.for_version(me, *parse_version_ref(args.version))
     else:
-        raise InvalidInput("Name a version (MODEL@VERSION) or give --mine.")
+        found = svc.findings.portfolio(me, FindingFilter(
+            statuses=frozenset(args.status or ()), severities=frozenset(args.severity or ()),
+            owner=args.owner, model=args.model, overdue=args.overdue,
+            order="due" if args.by_due else "newest"), on=on)
     lines = [f"#{f.id:<4} {f.severity:<6} {f.status:<10} {f.model_name} v{f.version_number}: "
              f"{f.title} (owner {f.owner}"
-             + (f", due {f.due_date.isoformat()}" if f.due_date else "") + ")"
+             + (f", due {f.due_date.isoformat()}" if f.due_date else "")
+             + (", OVERDUE" if is_overdue(f, on) else "") + ")"
              for f in found] or ["No findings."]
-    emit(args, [_as_json(f) for f in found], "\n".join(lines))
+    emit(args, [{**_as_json(f), "overdue": is_overdue(f, on)} for f in found],
+         "\n".join(lines))
 
 
 @_signed

@@ -3,12 +3,15 @@ calendar. Each holds a short list of plain entities read by a service (tens of r
 
 from __future__ import annotations
 
+from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from core.entities_workflow import Finding, Signature
+from core.services.calendar import DueItem
 from core.services.workflow import InboxItem
 from core.workflow.lifecycle import STATE_LABELS
 from views.model_table_model import tier_label
@@ -23,12 +26,13 @@ MEANING_LABELS = {"authored": "Authored", "validated": "Validated", "reviewed": 
                   "approved": "Approved", "rejected": "Rejected"}
 
 
-class _Rows(ListTableModel):
-    """Rows of plain entities, a ``texts(row)`` tuple per row, tool tips showing the text."""
+class RowsTableModel(ListTableModel):
+    """Rows of plain entities, a ``texts(row)`` tuple per row, tool tips showing the text, an
+    optional ``foreground(row, column)`` colour, and the entity under ``ITEM_ROLE``."""
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, parent=None, items: Sequence[Any] = ()) -> None:  # noqa: ANN001
         super().__init__(parent)
-        self.items: list[Any] = []
+        self.items: list[Any] = list(items)
 
     def set_items(self, items: list[Any]) -> None:
         self.beginResetModel()
@@ -60,7 +64,7 @@ class _Rows(ListTableModel):
         return None
 
 
-class InboxTableModel(_Rows):
+class InboxTableModel(RowsTableModel):
     HEADERS = ("Model", "Version", "Tier", "State", "Waiting for you to", "Since")
 
     def texts(self, row: InboxItem) -> tuple[str, ...]:
@@ -69,7 +73,7 @@ class InboxTableModel(_Rows):
                 local_text(row.since, seconds=False))
 
 
-class FindingTableModel(_Rows):
+class FindingTableModel(RowsTableModel):
     HEADERS = ("#", "Severity", "Status", "Title", "Owner", "Due", "Remediation")
 
     def texts(self, row: Finding) -> tuple[str, ...]:
@@ -87,7 +91,7 @@ def signature_validity(sig: Signature) -> str:
     return "valid" if sig.valid else f"NOT VALID: {sig.invalid_reason}"
 
 
-class SignatureTableModel(_Rows):
+class SignatureTableModel(RowsTableModel):
     HEADERS = ("Meaning", "Printed name", "Role", "Signed (local time)", "Reason", "Validity")
 
     def texts(self, row: Signature) -> tuple[str, ...]:
@@ -99,16 +103,19 @@ class SignatureTableModel(_Rows):
         return BAD if column == 5 and not row.valid else None
 
 
-class CalendarTableModel(_Rows):
-    """Rows are ``WorkflowService.revalidation_due`` dicts."""
+class CalendarTableModel(RowsTableModel):
+    """Rows are ``CalendarService.revalidation_due`` items."""
 
-    HEADERS = ("Model", "Version", "Tier", "Approved", "Revalidation due", "Status")
+    HEADERS = ("Model", "Version", "Tier", "Validated", "Revalidation due", "Status", "Basis")
 
-    def texts(self, row: dict) -> tuple[str, ...]:
-        return (row["model"], str(row["version"]), tier_label(row["tier"]),
-                local_text(row["approved_at"], seconds=False),
-                row["due"].astimezone().strftime("%Y-%m-%d"),
-                "OVERDUE" if row["overdue"] else "due within 30 days")
+    def texts(self, row: DueItem) -> tuple[str, ...]:
+        # A validation before Charter has a calendar date, not a moment: shown as recorded.
+        def day(when: datetime) -> str:
+            return (when if row.version is None else when.astimezone()).strftime("%Y-%m-%d")
 
-    def foreground(self, row: dict, column: int) -> QColor | None:
-        return BAD if column == 5 and row["overdue"] else None
+        return (row.model, "—" if row.version is None else str(row.version),
+                tier_label(row.tier), day(row.validated_at), day(row.due),
+                "OVERDUE" if row.overdue else "due within 30 days", row.basis)
+
+    def foreground(self, row: DueItem, column: int) -> QColor | None:
+        return BAD if column == 5 and row.overdue else None

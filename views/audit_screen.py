@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QPlainTextEdit,
     QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -26,7 +25,7 @@ from views.services import ServicesLike
 from views.style import icon
 from views.task import run_task
 from views.timefmt import local_text
-from views.widgets import button_row, data_table, plain_label, screen_header
+from views.widgets import button_row, data_table, plain_label, screen_header, table_over_details
 
 _WIDTHS = (70, 190, 120, 130, 110, 170, 150, 140, 160, 160)
 
@@ -89,13 +88,7 @@ class AuditScreen(Screen):
         self.details.setReadOnly(True)
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.details.setPlaceholderText("Select an event to see all its values and hashes.")
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(self.details)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([420, 170])
-        layout.addWidget(split, 1)
+        layout.addWidget(table_over_details(self.table, self.details, (420, 170)), 1)
         self.model.reload()
 
     # -- Screen ------------------------------------------------------------------------------

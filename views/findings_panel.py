@@ -8,6 +8,9 @@ the dialog that asked for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,13 +28,30 @@ from core.entities import Changes, Principal
 from core.entities_workflow import Finding
 from core.errors import KnownError
 from core.permissions import Action
+from core.services.findings import FindingsService
 from core.workflow.lifecycle import SEVERITIES
 from views.approvals_tables import ITEM_ROLE, FindingTableModel
 from views.error_dialog import error_text
 from views.services import ServicesLike
 from views.style import icon
 from views.task import run_call, run_from_dialog
+from views.timefmt import local_text
 from views.widgets import FormDialog, ReasonDialog, data_table, plain_label
+
+
+def finding_details(f: Finding) -> str:
+    """A finding in full, as plain text (the findings screen, the review window)."""
+    closed = (f"Closed by {f.closed_by} on {local_text(f.closed_at, seconds=False)}."
+              if f.closed_at else "Not closed yet.")
+    return "\n".join([
+        f"#{f.id}  {f.title}",
+        (f"{f.model_name} version {f.version_number} · severity {f.severity} · {f.status} · "
+         f"owner {f.owner} · due {f.due_date.isoformat() if f.due_date else 'no date'}"),
+        f"Recorded by {f.created_by} on {local_text(f.created_at, seconds=False)}. {closed}",
+        "", "Description", f.description or "(none)",
+        "", "Remediation", f.remediation or "(not answered yet)",
+    ])
+
 
 
 class RecordFindingDialog(FormDialog):
@@ -114,6 +134,40 @@ class RemediateDialog(FormDialog):
 
     def remediation(self) -> str:
         return self.text.toPlainText().strip()
+
+
+def remediate_dialog(parent: QWidget, findings: FindingsService, who: Principal,
+                     f: Finding, done: Callable[[Any], None]) -> RemediateDialog:
+    """The owner's answer to ``f``, recorded when submitted (the caller opens the dialog)."""
+    dialog = RemediateDialog(f, parent)
+
+    def submit() -> None:
+        text = dialog.remediation()
+        run_from_dialog(parent, dialog, "Recording the remediation…",
+                        lambda: findings.remediate(who, f.id, text), done)
+
+    dialog.submitted.connect(submit)
+    return dialog
+
+
+def close_dialog(parent: QWidget, findings: FindingsService, who: Principal, f: Finding,
+                 done: Callable[[Any], None]) -> ReasonDialog:
+    """A validator closes ``f`` with a reason, when submitted (the caller opens the dialog)."""
+    remedy = (f"\nRemediation: {f.remediation}" if f.remediation
+              else "\nThe owner has not answered it yet.")
+    where = f"{f.model_name} version {f.version_number}\n" if f.model_name else ""
+    dialog = ReasonDialog(f"Close finding #{f.id}",
+                          f"{where}#{f.id} ({f.severity}): {f.title}{remedy}\n\nWhy is it "
+                          "closed?", parent, action_text="Close finding")
+    dialog.reason.setFocus()
+
+    def submit() -> None:
+        reason = dialog.text()
+        run_from_dialog(parent, dialog, "Closing the finding…",
+                        lambda: findings.close(who, f.id, reason=reason), done)
+
+    dialog.submitted.connect(submit)
+    return dialog
 
 
 class FindingsPanel(QWidget):
@@ -250,31 +304,10 @@ class FindingsPanel(QWidget):
         f, who, findings = self.selected(), self.principal, self.services.findings
         if f is None:
             return
-        dialog = RemediateDialog(f, self)
-
-        def submit() -> None:
-            text = dialog.remediation()
-            run_from_dialog(self, dialog, "Recording the remediation…",
-                            lambda: findings.remediate(who, f.id, text), self._done)
-
-        dialog.submitted.connect(submit)
-        self._open(dialog)
+        self._open(remediate_dialog(self, findings, who, f, self._done))
 
     def close_finding(self) -> None:
         f, who, findings = self.selected(), self.principal, self.services.findings
         if f is None:
             return
-        remedy = f"\nRemediation: {f.remediation}" if f.remediation else \
-            "\nThe owner has not answered it yet."
-        dialog = ReasonDialog(f"Close finding #{f.id}",
-                              f"#{f.id} ({f.severity}): {f.title}{remedy}\n\nWhy is it "
-                              "closed?", self, action_text="Close finding")
-        dialog.reason.setFocus()
-
-        def submit() -> None:
-            reason = dialog.text()
-            run_from_dialog(self, dialog, "Closing the finding…",
-                            lambda: findings.close(who, f.id, reason=reason), self._done)
-
-        dialog.submitted.connect(submit)
-        self._open(dialog)
+        self._open(close_dialog(self, findings, who, f, self._done))

@@ -29,6 +29,7 @@ from core.permissions import Action, Role
 from views.account_dialogs import ChangePasswordDialog
 from views.approvals_screen import ApprovalsScreen
 from views.audit_screen import AuditScreen
+from views.findings_screen import FindingsScreen
 from views.home_screen import HomeScreen
 from views.idle_lock import IdleWatcher, LockPanel
 from views.registry_screen import RegistryScreen
@@ -65,6 +66,9 @@ SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("approvals", "Approvals", "approvals",
                (Action.VERSION_SUBMIT, Action.FINDING_RECORD, Action.COMPLIANCE_SIGN,
                 Action.VERSION_APPROVE), ApprovalsScreen),
+    ScreenSpec("findings", "Findings", "warning",
+               (Action.FINDING_RECORD, Action.FINDING_REMEDIATE, Action.COMPLIANCE_SIGN,
+                Action.VERSION_APPROVE), FindingsScreen),
     ScreenSpec("settings", "Settings", "settings", Action.SETTINGS_MANAGE, SettingsScreen),
 )
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -173,8 +177,9 @@ class MainWindow(QMainWindow):
             verified = getattr(screen, "verified", None)
             if verified is not None:
                 verified.connect(self.set_verify_result)
-            if isinstance(screen, ApprovalsScreen):
-                screen.open_model_requested.connect(self.open_model)
+            open_model = getattr(screen, "open_model_requested", None)
+            if open_model is not None:  # the approvals calendar, the findings list
+                open_model.connect(self.open_model)
 
     def _add_screen(self, title: str, icon_name: str, screen: Screen) -> None:
         n = len(self.screens) + 1
@@ -186,6 +191,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(screen)
         self.screens.append(screen)
         screen.changes_made.connect(self.changed)
+        screen.session_ended.connect(self.sign_out)
         badge = getattr(screen, "badge_changed", None)
         if badge is not None:  # "Approvals (3)": how many items wait on that screen
             badge.connect(lambda count, it=item: it.setText(
@@ -208,13 +214,15 @@ class MainWindow(QMainWindow):
             self.nav.setCurrentRow(index)
 
     def open_model(self, name: str, number: int) -> None:
-        """Show ``name`` version ``number`` on the model screen's Validation tab."""
+        """Show ``name`` version ``number`` on the model screen's Validation tab (number 0:
+        the model's overview)."""
         for row, screen in enumerate(self.screens):
             if isinstance(screen, RegistryScreen) and not self.locked:
                 screen.open_model(name)
                 page = screen.model_page
-                page.validation.show_version(number)
-                page.tabs.setCurrentWidget(page.validation)
+                if number:
+                    page.validation.show_version(number)
+                    page.tabs.setCurrentWidget(page.validation)
                 self.nav.setCurrentRow(row)
                 return
 

@@ -17,6 +17,9 @@ class Screen(QWidget):
     window broadcasts every ``Changes`` to all screens through :meth:`on_changes`."""
 
     changes_made = Signal(object)  # core.entities.Changes
+    # The account was locked or disabled while re-entering a password to sign: the window
+    # signs out, showing this message at sign-in.
+    session_ended = Signal(str)
 
     def __init__(self, services: ServicesLike, principal: Principal,
                  parent: QWidget | None = None) -> None:
@@ -44,7 +47,6 @@ class PlannedScreen:
 
 
 PLANNED: tuple[PlannedScreen, ...] = (
-    PlannedScreen("Validation", Action.FINDING_RECORD, "independent validation and findings"),
     PlannedScreen("Deployments", Action.DEPLOY, "servers, deployments and rollbacks"),
     PlannedScreen("Monitoring", Action.MONITORING_READ, "drift, performance and alerts"),
     PlannedScreen("Portfolio", Action.PORTFOLIO_READ, "dashboards across all models"),

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -116,6 +117,18 @@ def button_row(*widgets: QWidget, stretch_first: bool = False) -> QHBoxLayout:
     if not stretch_first:
         row.addStretch(1)
     return row
+
+
+def table_over_details(table: QWidget, details: QWidget, sizes: tuple[int, int],
+                       stretch: tuple[int, int] = (3, 1)) -> QSplitter:
+    """A list above the details of its selected row, the list taking most of the height."""
+    split = QSplitter(Qt.Orientation.Vertical)
+    split.addWidget(table)
+    split.addWidget(details)
+    split.setStretchFactor(0, stretch[0])
+    split.setStretchFactor(1, stretch[1])
+    split.setSizes(list(sizes))
+    return split
 
 
 def plain_tooltip(text: str) -> str:

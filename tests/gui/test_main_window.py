@@ -13,10 +13,10 @@ pytestmark = pytest.mark.gui
 
 EXPECTED = {
     Role.ADMIN: ["Home", "Users", "Audit trail", "Model registry", "Settings"],
-    Role.COMPLIANCE: ["Home", "Audit trail", "Model registry", "Approvals"],
-    Role.DATA_SCIENTIST: ["Home", "Model registry", "Approvals"],
-    Role.VALIDATOR: ["Home", "Model registry", "Approvals"],
-    Role.MANAGER: ["Home", "Model registry", "Approvals"],
+    Role.COMPLIANCE: ["Home", "Audit trail", "Model registry", "Approvals", "Findings"],
+    Role.DATA_SCIENTIST: ["Home", "Model registry", "Approvals", "Findings"],
+    Role.VALIDATOR: ["Home", "Model registry", "Approvals", "Findings"],
+    Role.MANAGER: ["Home", "Model registry", "Approvals", "Findings"],
 }
 
 
@@ -80,13 +80,14 @@ def test_role_switcher_for_user_with_several_roles(qtbot, services, sign_in,  # 
                                                      "a long enough passphrase")
     window = open_window(qtbot, services, principal, qsettings)
     assert window.principal.role == Role.DATA_SCIENTIST
-    assert window.screen_titles() == ["Home", "Model registry", "Approvals"]
+    assert window.screen_titles() == ["Home", "Model registry", "Approvals", "Findings"]
     combo = window.status.role_combo
     assert combo is not None and combo.count() == 2
     combo.setCurrentIndex(1)
     combo.activated.emit(1)
     qtbot.waitUntil(lambda: window.principal.role == Role.COMPLIANCE, timeout=5000)
-    assert window.screen_titles() == ["Home", "Audit trail", "Model registry", "Approvals"]
+    assert window.screen_titles() == ["Home", "Audit trail", "Model registry", "Approvals",
+                                      "Findings"]
     newest = services.audit.page(window.principal, limit=1).items[0]
     assert newest.action == "auth.role_switched" and newest.actor == "rita"
 
