@@ -2,7 +2,8 @@
 
 ``charter review MODEL@VERSION --reason ...`` stays the compliance signature (cli_workflow);
 :func:`route` sends ``review export|open|respond|import`` to the ``review-package`` commands.
-``open`` and ``respond`` need no store and no sign-in: they run on the reviewer's workstation.
+``open`` and ``respond`` need no store and no sign-in: they run on the reviewer's workstation;
+``open --window`` shows the package in the read-only review window (app.gui.run_review_window).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def add_parsers(sub: Any, signed: argparse.ArgumentParser) -> None:
     sp.set_defaults(func=cmd_open)
     sp.add_argument("package", metavar="PACKAGE")
     sp.add_argument("--extract-pdf", metavar="FILE", help="also write the documentation PDF")
+    sp.add_argument("--window", action="store_true", help="show it in a read-only window (the "
+                    "console's screens; needs a display)")
 
     sp = review.add_parser("respond", parents=[plain], help="write a response file with your "
                            "comments (and a signature request) offline")
@@ -92,9 +95,17 @@ def cmd_export(args, svc: Services, me: Principal) -> None:  # noqa: ANN001
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    from core.errors import InvalidInput
     from core.files import write_atomically
     from core.workflow.review_package import open_package
 
+    if args.window:
+        if args.extract_pdf or args.json:
+            raise InvalidInput("--window shows the package; it does not go with --extract-pdf "
+                               "or --json (the window opens the PDF itself).")
+        from app.gui import run_review_window
+
+        return run_review_window(args.package)
     package = open_package(Path(args.package))
     if args.extract_pdf:
         write_atomically(Path(args.extract_pdf), package.pdf)

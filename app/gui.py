@@ -81,20 +81,12 @@ def _gui_app():  # noqa: ANN202
     return QApplication.instance()
 
 
-def run_gui(url: str, *, demo: bool) -> int:
-    """Run the console on the store at ``url``; returns the process exit code."""
-    problem = display_problem()
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-
+def _application():  # noqa: ANN202
+    """The styled QApplication every Charter window runs in."""
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    from app.container import open_services
-    from core.errors import KnownError
-    from views import error_dialog, style, task
-    from views.shell import Shell
+    from views import style
 
     QCoreApplication.setOrganizationName("Charter")
     QCoreApplication.setApplicationName("Charter")
@@ -103,6 +95,62 @@ def run_gui(url: str, *, demo: bool) -> int:
     app.setStyle("Fusion")
     app.setStyleSheet(style.stylesheet())
     app.setWindowIcon(style.icon("charter"))
+    return app
+
+
+def run_review_window(path: str) -> int:
+    """Verify the review package at ``path`` and show it read-only, with no store and no
+    sign-in; returns the process exit code (2 no display, 1 the package failed verification)."""
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+
+    from pathlib import Path
+
+    from core.errors import KnownError
+    from core.workflow.review_package import open_package
+    from views import error_dialog, task
+    from views.review_window import ReviewWindow
+
+    app = _application()
+    log_path = setup_logging()
+    log = logging.getLogger("charter")
+    log.info("review window starting (package %s, log %s)", path, log_path)
+    install_crash_hooks()
+    try:
+        window = ReviewWindow(open_package(Path(path)))
+    except KnownError as err:
+        log.warning("review package refused: %s", err.message)
+        print(f"charter: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(err.hint, file=sys.stderr)
+        print("charter: nothing was opened.", file=sys.stderr)
+        error_dialog.known_error_box(None, err, "Charter — review package refused").exec()
+        return 1
+    app.setQuitOnLastWindowClosed(True)
+    window.finished.connect(app.quit)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        task.wait_for_all(10_000)
+        log.info("review window closed")
+
+
+def run_gui(url: str, *, demo: bool) -> int:
+    """Run the console on the store at ``url``; returns the process exit code."""
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+
+    from app.container import open_services
+    from core.errors import KnownError
+    from views import error_dialog, task
+    from views.shell import Shell
+
+    app = _application()
     app.setQuitOnLastWindowClosed(False)
     log_path = setup_logging()
     log = logging.getLogger("charter")
