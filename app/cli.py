@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_workflow
 
     cli_workflow.add_parsers(sub, signed)
+    from app import cli_calendar
+
+    cli_calendar.add_parsers(sub, signed)
     from app import cli_review
 
     cli_review.add_parsers(sub, signed)

@@ -11,6 +11,7 @@ from core.registry.artifact_store import ArtifactStore
 from core.security import Hasher
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
+from core.services.calendar import CalendarService
 from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
 from core.services.findings import FindingsService
@@ -39,6 +40,7 @@ class Services:
     workflow: WorkflowService
     findings: FindingsService
     exceptions: ExceptionService
+    calendar: CalendarService
     review: ReviewService
 
     def close(self) -> None:
@@ -92,6 +94,7 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
         workflow=workflow,
         findings=FindingsService(store),
         exceptions=ExceptionService(store, auth),
+        calendar=CalendarService(store, auth),
         review=ReviewService(store, artifacts, workflow, documentation, evaluations),
     )
 

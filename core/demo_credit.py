@@ -64,3 +64,18 @@ def credit_model(train: Any) -> Any:
                       ("boost", HistGradientBoostingClassifier(max_iter=80, learning_rate=0.08,
                                                                random_state=0))])
     return model.fit(train[list(FEATURES)], train[TARGET])
+
+
+# The legacy collections scorecard: a logistic regression on the financial columns only.
+SCORECARD_FEATURES = ("income", "debt_to_income", "utilization", "history_months",
+                      "delinquencies")
+
+
+def scorecard_model(train: Any) -> Any:
+    """A scaled logistic-regression scorecard fitted on ``train``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    return model.fit(train[list(SCORECARD_FEATURES)], train[TARGET])

@@ -53,6 +53,18 @@ CREDIT = {"purpose": "Estimate the probability that a retail credit applicant de
           "(alert above 0.2), AUC on matured 12-month outcomes (alert below 0.70), approval-"
           "rate ratio by sex and age band (alert below 0.8), p99 latency."}
 
+COLLECTIONS = {"purpose": "Flag existing borrowers at risk of default for early collections "
+               "outreach (legacy scorecard; demo on synthetic data)",
+               "intended_use": "Order the collections team's outreach list; never a decision "
+               "on its own", "restrictions": "Demo only; synthetic data.",
+               "products": "Demo personal loans", "methodology": "Logistic regression "
+               "scorecard on five financial attributes", "business_owner": "Demo Collections",
+               "developer": "dana", "risk_tier": 1, "data_classification": "confidential",
+               "uses_personal_data": "yes", "source": "in_house", "status": "in_use",
+               "limitations": "Built before Charter; validated outside it. Uses no "
+               "behavioural data from the last 90 days.",
+               "monitoring_plan": "Quarterly PSI of every input; AUC on matured outcomes."}
+
 
 def _split(frame, target: str, folder: Path, stem: str) -> list[tuple[Path, str]]:  # noqa: ANN001
     shuffled = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
@@ -85,13 +97,19 @@ def _evidence(store: Store, scientist: Principal, artifacts: ArtifactStore,
             ("Diabetes progression", 1, data_dir / "diabetes-holdout.csv", {}),
             ("Wine cultivar", 1, None, {}),
             ("Retail credit default", 1, None, {"sensitive": ("sex", "age_band"),
-                                                 "favourable_label": 0}))
+                                                 "favourable_label": 0}),
+            ("Collections early warning", 1, None, {"sensitive": ("sex", "age_band"),
+                                                     "favourable_label": 0,
+                                                     "target": "default",
+                                                     "segments": ("employment", "housing",
+                                                                  "age")}))
     for name, number, holdout, extra in runs:
         evaluator.evaluate(scientist, EvaluationRequest(
             name, number, holdout, EvaluationSettings(**quick, **extra)))
     docs = DocumentationService(store, artifacts)
     for name, number in (("Retail credit default", 1), ("Screening classifier", 2),
-                         ("Wine cultivar", 1), ("Diabetes progression", 1)):
+                         ("Wine cultivar", 1), ("Diabetes progression", 1),
+                         ("Collections early warning", 1)):
         docs.generate(scientist, name, number)
 
 
@@ -176,9 +194,18 @@ def build_portfolio(store: Store, scientist: Principal, folder: Path) -> int:
         label="1.0", code_reference="demo:credit@1"))
     versions += 1
 
+    # 5. Collections early warning: a legacy scorecard in use, validated before Charter (the
+    # workflow part records that validation; its revalidation is overdue).
+    path = work / "collections-scorecard.skops"
+    sio.dump(demo_credit.scorecard_model(train), path)
+    importer.import_version(scientist, ImportRequest(
+        model="Collections early warning", artifact=path, datasets=credit_sets,
+        model_fields=COLLECTIONS, label="3.2", code_reference="demo:collections@3.2"))
+    versions += 1
+
     _evidence(store, scientist, importer.artifacts, data_dir)
 
-    # 5. A retired model: retired models stay in the inventory and in searches.
+    # 6. A retired model: retired models stay in the inventory and in searches.
     InventoryService(store).retire(scientist, "Diabetes progression",
                                    reason="Demo: replaced by a newer approach")
     shutil.rmtree(work, ignore_errors=True)  # the artifact store holds what was imported

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from core.registry.artifact_store import ArtifactStore
 from core.services.auth import AuthService
+from core.services.calendar import CalendarService
 from core.services.findings import FindingsService
 from core.services.workflow import WorkflowService
 from core.store.uow import Store
@@ -20,7 +21,9 @@ from core.timeutil import utcnow
 def build_workflow(store: Store, auth: AuthService, artifacts: ArtifactStore,
                    passwords: Mapping[str, str]) -> None:
     """Screening v2 approved (validated, reviewed), credit v1 in validation with an open high
-    finding owned by dana, screening v1 waiting for validation, wine v1 rejected."""
+    finding owned by dana, screening v1 waiting for validation, wine v1 rejected, and the
+    collections scorecard's validation before Charter, 13 months ago: its revalidation is
+    overdue."""
     who = {name: auth.sign_in(name, passwords[name]) for name in ("dana", "victor", "cora",
                                                                      "max")}
     flow = WorkflowService(store, artifacts, auth)
@@ -57,6 +60,13 @@ def build_workflow(store: Store, auth: AuthService, artifacts: ArtifactStore,
 
     step("dana", "Wine cultivar", 1, "submit", "Vendor model for the demo")
     step("max", "Wine cultivar", 1, "reject", "No business owner has signed up to use it")
+
+    CalendarService(store, auth).record_prior_validation(
+        who["cora"], "Collections early warning",
+        validated_on=(utcnow() - timedelta(days=400)).date(), reference="MRM-VAL-2025-014",
+        validated_by="Model Risk Office (before Charter)",
+        reason="Portfolio onboarding: the last validation report on file",
+        password=passwords["cora"])
     # The approved version's documentation again, now printing its findings and sign-offs
     # (its content is unchanged, so the signatures bound to it still hold).
     from core.services.documentation import DocumentationService

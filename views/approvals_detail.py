@@ -23,7 +23,13 @@ from core.entities import Changes, Principal
 from core.entities_registry import ModelVersion
 from core.entities_validation import Documentation, Evaluation
 from core.entities_workflow import Finding, Signature
-from core.errors import AuthenticationFailed, KnownError, NotFound
+from core.errors import (
+    AccountDisabled,
+    AccountLocked,
+    AuthenticationFailed,
+    KnownError,
+    NotFound,
+)
 from core.services.workflow import Outcome, VersionChanged
 from core.workflow.lifecycle import STATE_LABELS, TRANSITIONS
 from views.approvals_tables import SignatureTableModel
@@ -81,6 +87,7 @@ def gate_text(evaluation: Evaluation | None) -> tuple[str, str]:
 class ApprovalDetail(QWidget):
     changes_made = Signal(object)
     open_validation = Signal(str, int)  # model, version: show it on the model's Validation tab
+    session_ended = Signal(str)  # the account locked while signing (see Screen.session_ended)
 
     def __init__(self, services: ServicesLike, principal: Principal,
                  parent: QWidget | None = None) -> None:
@@ -261,7 +268,10 @@ class ApprovalDetail(QWidget):
         return dialog
 
     def _refused(self, dialog: SignDialog, err: BaseException) -> None:
-        if isinstance(err, AuthenticationFailed):
+        if isinstance(err, AccountLocked | AccountDisabled):
+            dialog.reject()
+            self.session_ended.emit(error_text(err))
+        elif isinstance(err, AuthenticationFailed):
             dialog.clear_password()
         if isinstance(err, VersionChanged):
             self.reload()  # show what it is now behind the dialog

@@ -14,21 +14,35 @@ shows it as "Approvals (3)").
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.entities import Changes, Principal
-from core.errors import KnownError
+from core.errors import AccountDisabled, AccountLocked, AuthenticationFailed, KnownError
 from core.permissions import Action, Role
+from core.services.calendar import DueItem
 from core.services.workflow import InboxItem
+from core.workflow.review_package import ReviewPackage, open_package
 from views.approvals_detail import ApprovalDetail
 from views.approvals_tables import ITEM_ROLE, CalendarTableModel, InboxTableModel
-from views.error_dialog import error_text
+from views.error_dialog import error_text, show_known_error
+from views.prior_validation_dialog import PriorValidationDialog
+from views.review_window import ReviewWindow
 from views.screen import Screen
 from views.services import ServicesLike
 from views.style import icon
-from views.task import run_call
-from views.widgets import data_table, plain_label, screen_header
+from views.task import run_call, run_from_dialog
+from views.widgets import button_row, data_table, plain_label, screen_header
 
 WATCHED = frozenset({"versions", "workflow", "findings", "evaluations", "documentation",
                      "models"})
@@ -62,6 +76,11 @@ class ApprovalsScreen(Screen):
         layout.setContentsMargins(24, 18, 24, 12)
         layout.setSpacing(10)
         layout.addWidget(screen_header("Approvals", SUBTITLES.get(principal.role, "")))
+        self.review_button = QPushButton(icon("open"), "Open review package…")
+        self.review_button.setToolTip("Verify an offline review package and show it read-only")
+        self.review_button.clicked.connect(lambda: self.open_review_package())
+        self.review_windows: list[QWidget] = []
+        layout.addLayout(button_row(self.review_button))
         self.banner = plain_label("", "error")
         self.banner.hide()
         layout.addWidget(self.banner)
@@ -75,6 +94,7 @@ class ApprovalsScreen(Screen):
         self.detail = ApprovalDetail(services, principal)
         self.detail.changes_made.connect(self.changes_made)
         self.detail.open_validation.connect(self.open_model_requested)
+        self.detail.session_ended.connect(self.session_ended)
         top = QWidget()
         top_box = QVBoxLayout(top)
         top_box.setContentsMargins(0, 6, 0, 0)
@@ -97,26 +117,62 @@ class ApprovalsScreen(Screen):
         box = QVBoxLayout(page)
         box.setContentsMargins(0, 8, 0, 0)
         box.addWidget(plain_label(
-            "Approved versions whose revalidation is overdue or due within 30 days; the tier "
-            "policy sets the interval (tier 1: 12 months, tier 2: 24, tier 3: 36 by default).",
-            "hint"))
+            "Models whose revalidation is overdue or due within 30 days, counted from the "
+            "newest approval in Charter or, for a model validated before Charter, from the "
+            "validation recorded here. The tier policy sets the interval (tier 1: 12 months, "
+            "tier 2: 24, tier 3: 36 by default).", "hint"))
+        self.prior_button = QPushButton(icon("history"), "Record a validation before Charter…")
+        self.prior_button.setToolTip("For a model validated before Charter was adopted: the "
+                                     "date and report its revalidation is counted from")
+        self.prior_button.clicked.connect(lambda: self.record_prior_validation())
+        box.addLayout(button_row(self.prior_button))
         self.calendar = CalendarTableModel(self)
-        self.calendar_table = data_table(self.calendar, (190, 66, 84, 190, 150))
+        self.calendar_table = data_table(self.calendar, (210, 70, 80, 100, 150, 110))
         self.calendar_table.doubleClicked.connect(self._calendar_open)
-        self.calendar_table.setToolTip("Double-click a version to open it")
+        self.calendar_table.setToolTip("Double-click a row to open the model")
         self.calendar_empty = plain_label("Nothing is overdue or due within 30 days.",
                                           "bannerOk")
         box.addWidget(self.calendar_empty)
         box.addWidget(self.calendar_table, 1)
         return page
 
+    def record_prior_validation(self) -> None:
+        """Ask for a validation done before Charter and record it (compliance officers)."""
+        who, calendar = self.principal, self.services.calendar
+
+        def ask(names: list[str]) -> None:
+            dialog = PriorValidationDialog(who, names, self)
+
+            def submit() -> None:
+                values = dialog.values()
+                task = run_from_dialog(self, dialog, "Recording the validation…",
+                                       lambda: calendar.record_prior_validation(who, **values),
+                                       lambda result: self.changes_made.emit(result[1]))
+                task.failed.connect(lambda err: self._signing_failed(dialog, err))
+
+            dialog.submitted.connect(submit)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.prior_dialog = dialog
+            dialog.open()
+
+        run_call(self, "Reading the inventory…", lambda: calendar.model_names(who), ask,
+                 show_progress=False)
+
+    def _signing_failed(self, dialog: PriorValidationDialog, err: BaseException) -> None:
+        if isinstance(err, AccountLocked | AccountDisabled):
+            dialog.reject()
+            self.session_ended.emit(error_text(err))
+        elif isinstance(err, AuthenticationFailed):
+            dialog.password.clear()
+            dialog.password.setFocus()
+
     # -- Screen --------------------------------------------------------------------------------
     def refresh(self) -> None:
-        flow, who = self.services.workflow, self.principal
+        flow, calendar, who = self.services.workflow, self.services.calendar, self.principal
         with_calendar = self.calendar is not None
 
-        def read() -> tuple[list[InboxItem], list[dict]]:
-            due = flow.revalidation_due(who, within_days=30) if with_calendar else []
+        def read() -> tuple[list[InboxItem], list[DueItem]]:
+            due = calendar.revalidation_due(who, within_days=30) if with_calendar else []
             return flow.inbox(who), due
 
         run_call(self, "Reading your approvals…", read, self._loaded,
@@ -134,7 +190,7 @@ class ApprovalsScreen(Screen):
             return True
         return False
 
-    def _loaded(self, result: tuple[list[InboxItem], list[dict]]) -> None:
+    def _loaded(self, result: tuple[list[InboxItem], list[DueItem]]) -> None:
         items, due = result
         chosen = self.selected()
         self.banner.hide()
@@ -149,11 +205,35 @@ class ApprovalsScreen(Screen):
         if self.calendar is not None:
             self.calendar.set_items(due)
             self.calendar_empty.setVisible(not due)
-            overdue = sum(r["overdue"] for r in due)
+            overdue = sum(r.overdue for r in due)
             self.tabs.setTabText(1, f"Compliance calendar ({overdue} overdue, "
                                     f"{len(due) - overdue} due soon)")
         self.count = len(items)
         self.badge_changed.emit(self.count)
+
+    # -- review packages -------------------------------------------------------------------------
+    def open_review_package(self, path: str | Path | None = None) -> None:
+        """Verify a package on the worker thread, then show it (views.review_window)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open a review package", str(Path.home()),
+                "Review packages (*.charter-review);;All files (*)")
+            if not path:
+                return
+        target = Path(path)
+        run_call(self, f"Verifying {target.name}…", lambda: open_package(target),
+                 self._show_review)
+
+    def _show_review(self, package: ReviewPackage) -> None:
+        try:
+            window = ReviewWindow(package, self)
+        except KnownError as err:
+            show_known_error(self, err)
+            return
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.review_windows = [w for w in self.review_windows if shiboken6.isValid(w)]
+        self.review_windows.append(window)
+        window.show()
 
     # -- selection -----------------------------------------------------------------------------
     def selected(self) -> InboxItem | None:
@@ -176,5 +256,5 @@ class ApprovalsScreen(Screen):
     def _calendar_open(self) -> None:
         rows = self.calendar_table.selectionModel().selectedRows()
         if rows:
-            row = rows[0].data(ITEM_ROLE)
-            self.open_model_requested.emit(row["model"], row["version"])
+            row: DueItem = rows[0].data(ITEM_ROLE)
+            self.open_model_requested.emit(row.model, row.version or 0)

@@ -7,6 +7,7 @@ from typing import Protocol
 from core.registry.artifact_store import ArtifactStore
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
+from core.services.calendar import CalendarService
 from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
 from core.services.findings import FindingsService
@@ -30,3 +31,4 @@ class ServicesLike(Protocol):
     documentation: DocumentationService
     workflow: WorkflowService
     findings: FindingsService
+    calendar: CalendarService

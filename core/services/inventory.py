@@ -111,7 +111,7 @@ def add_model(uow: UnitOfWork, principal: Principal, name: str,
     return row
 
 
-def _model_row(session: Session, name: str) -> SqlModel:
+def model_row(session: Session, name: str) -> SqlModel:
     row = session.execute(select(SqlModel).where(SqlModel.name == name)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"There is no model named {name!r}.",
@@ -161,7 +161,7 @@ class InventoryService:
                                "trail.")
         given = clean_fields(values)
         with self.store.unit_of_work(principal) as uow:
-            row = _model_row(uow.session, name)
+            row = model_row(uow.session, name)
             if row.status == "retired" and given.get("status", "retired") == "retired":
                 raise InvalidInput(f"{name} is retired; its record is kept as it was.",
                                    hint="Set its status back to in use first, with a reason.")
@@ -184,13 +184,13 @@ class InventoryService:
     def get(self, principal: Principal, name: str) -> Model:
         require(principal.role, Action.MODEL_READ)
         with self.store.unit_of_work(principal, write=False) as uow:
-            return _entity(uow.session, _model_row(uow.session, name))
+            return _entity(uow.session, model_row(uow.session, name))
 
     def versions(self, principal: Principal, name: str) -> list[ModelVersion]:
         """Every version of a model, newest first, with its datasets."""
         require(principal.role, Action.MODEL_READ)
         with self.store.unit_of_work(principal, write=False) as uow:
-            model = _model_row(uow.session, name)
+            model = model_row(uow.session, name)
             rows = uow.session.execute(
                 select(SqlModelVersion).where(SqlModelVersion.model_id == model.id)
                 .order_by(SqlModelVersion.number.desc())).scalars().all()

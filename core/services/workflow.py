@@ -208,9 +208,7 @@ class WorkflowService:
                 hint="A signature stops counting when the artifact or the documentation it "
                      "was bound to changes.")
         if read_setting(s, "workflow.block_on_open_high_findings"):
-            open_high = s.execute(select(SqlFinding.id, SqlFinding.title).where(
-                SqlFinding.version_id == v.id, SqlFinding.severity == "high",
-                SqlFinding.status != "closed")).all()
+            open_high = _open_high_findings(s, v)
             if open_high:
                 raise InvalidInput(
                     f"{len(open_high)} high-severity finding(s) are still open: "
@@ -344,9 +342,14 @@ class WorkflowService:
             return None
         if v.state == "submitted" and policy.validation:
             return None
-        if all(meaning in have for meaning in policy.required()):
-            return ("approve", "Approve or reject for use")
-        return None
+        if not all(meaning in have for meaning in policy.required()):
+            return None
+        blocking = (_open_high_findings(s, v)
+                    if read_setting(s, "workflow.block_on_open_high_findings") else [])
+        if blocking:
+            return ("reject", f"Reject, or wait: {len(blocking)} open high-severity "
+                              f"finding(s) block approval (#{blocking[0][0]} {blocking[0][1]})")
+        return ("approve", "Approve or reject for use")
 
     def finding_owners(self, principal: Principal) -> list[tuple[str, str]]:
         """(username, display name) of the enabled users a finding may be assigned to; for
@@ -356,32 +359,6 @@ class WorkflowService:
             return [(u, n) for u, n in uow.session.execute(
                 select(SqlUser.username, SqlUser.display_name).where(
                     SqlUser.disabled.is_(False)).order_by(SqlUser.username)).all()]
-
-    def revalidation_due(self, principal: Principal, *, within_days: int = 30,
-                         now: datetime | None = None) -> list[dict]:
-        """Approved versions whose revalidation is overdue or due within ``within_days``: each
-        ``{"model", "version", "tier", "approved_at", "due", "overdue"}``, soonest first."""
-        require(principal.role, Action.MODEL_READ)
-        now = now or utcnow()
-        out = []
-        with self.store.unit_of_work(principal, write=False) as uow:
-            s = uow.session
-            rows = s.execute(select(SqlModel, SqlModelVersion).join(
-                SqlModelVersion, SqlModelVersion.model_id == SqlModel.id).where(
-                SqlModelVersion.state.in_(("approved", "staging", "canary", "production")),
-                SqlModel.status != "retired")).all()
-            for m, v in rows:
-                approved = s.execute(select(SqlSignature.signed_at).where(
-                    SqlSignature.version_id == v.id, SqlSignature.meaning == "approved")
-                    .order_by(SqlSignature.id.desc()).limit(1)).scalar()
-                if approved is None:
-                    continue
-                policy = policy_for(m.risk_tier, lambda key: read_setting(s, key))
-                due = _add_months(approved, policy.revalidate_months)
-                if due <= now + timedelta(days=within_days):
-                    out.append({"model": m.name, "version": v.number, "tier": policy.tier,
-                                "approved_at": approved, "due": due, "overdue": due < now})
-        return sorted(out, key=lambda r: r["due"])
 
 
 def _state_times(s: Session, model: str) -> dict[int, datetime]:
@@ -403,20 +380,16 @@ def _state_times(s: Session, model: str) -> dict[int, datetime]:
     return out
 
 
+def _open_high_findings(s: Session, v: SqlModelVersion) -> list[tuple[int, str]]:
+    """(id, title) of the version's high-severity findings not yet closed."""
+    return [tuple(r) for r in s.execute(select(SqlFinding.id, SqlFinding.title).where(
+        SqlFinding.version_id == v.id, SqlFinding.severity == "high",
+        SqlFinding.status != "closed").order_by(SqlFinding.id)).all()]
+
+
 def _newest_documentation(s: Session, version_id: int) -> SqlDocumentation | None:
     return s.execute(select(SqlDocumentation).where(SqlDocumentation.version_id == version_id)
                      .order_by(SqlDocumentation.id.desc()).limit(1)).scalar()
-
-
-def _add_months(when: datetime, months: int) -> datetime:
-    month = when.month - 1 + months
-    year, month = when.year + month // 12, month % 12 + 1
-    for day in (when.day, 30, 29, 28):
-        try:
-            return when.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,21 @@ class SqlPolicyException(Base):
     expires_on: Mapped[date] = mapped_column(Date)
 
     __table_args__ = (Index("ix_policy_exception_version", "version_id", "id"),)
+
+
+class SqlPriorValidation(Base):
+    """A model's last validation done outside Charter (before it was adopted): the date the
+    revalidation clock starts from until Charter records an approval. Written once."""
+
+    __tablename__ = "prior_validation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id"))
+    validated_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(200))
+    validated_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcTimestamp)
+
+    __table_args__ = (Index("ix_prior_validation_model", "model_id", "id"),)

@@ -16,7 +16,7 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         inv = InventoryService(store)
         models = {m.name: m for m in inv.page(eve, ModelFilter()).items}
         assert set(models) == {"Screening classifier", "Diabetes progression", "Wine cultivar",
-                               "Retail credit default"}
+                               "Retail credit default", "Collections early warning"}
         assert models["Diabetes progression"].status == "retired"
         assert models["Screening classifier"].missing_fields() == []
         assert "Intended use" in models["Wine cultivar"].missing_fields()
@@ -44,7 +44,8 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
                 if found[0].kind == "binary":
                     assert found[0].evidence["metrics"]["roc_auc"] < 0.9999, name  # no leakage
         assert kinds == {"Screening classifier": "binary", "Diabetes progression": "regression",
-                         "Wine cultivar": "multiclass", "Retail credit default": "binary"}
+                         "Wine cultivar": "multiclass", "Retail credit default": "binary",
+                         "Collections early warning": "binary"}
         credit = evaluations.latest(eve, "Retail credit default", 1).evidence
         assert set(credit["fairness"]["features"]) == {"sex", "age_band"}
         assert credit["explanations"]["global_importance"]
@@ -68,6 +69,13 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         open_high = [f for f in FindingsService(store).owned_by(eve, "dana")
                      if f.severity == "high"]
         assert [f.model_name for f in open_high] == ["Retail credit default"]
+        # The collections scorecard, validated before Charter 13 months ago, is overdue.
+        from core.services.calendar import CalendarService
+
+        due = CalendarService(store, AuthService(store, hasher)).revalidation_due(eve)
+        assert [(d.model, d.version, d.overdue) for d in due] == [
+            ("Collections early warning", None, True)]
+        assert "MRM-VAL-2025-014" in due[0].basis
         with store.unit_of_work(None, write=False) as uow:
             assert audit.verify(uow.session).ok
     finally:

@@ -222,17 +222,75 @@ def test_bad_findings_are_refused(kit, team, model_file) -> None:
     assert findings.for_version(team["dana"], "Cards PD", n) == []
 
 
-def test_revalidation_falls_due_by_tier_policy(kit, team, model_file) -> None:
-    flow = kit["flow"]
+def _calendar(console, hasher):
+    from core.services.calendar import CalendarService
+
+    return CalendarService(console.store, AuthService(console.store, hasher))
+
+
+def test_revalidation_falls_due_by_tier_policy(console, hasher, kit, team, model_file) -> None:
+    flow, calendar = kit["flow"], _calendar(console, hasher)
     _version(kit, team, model_file, name="Low", tier=3)
     flow.transition(team["dana"], "Low", 1, "submit", reason="r", password=PW)
     outcome, _ = flow.transition(team["max"], "Low", 1, "approve", reason="r", password=PW)
     approved_at = outcome.signature.signed_at
-    assert flow.revalidation_due(team["cora"], now=approved_at) == []
-    soon = flow.revalidation_due(team["cora"], now=approved_at + timedelta(days=36 * 30.4 - 20))
-    assert [(r["model"], r["overdue"]) for r in soon] == [("Low", False)]
-    late = flow.revalidation_due(team["cora"], now=approved_at + timedelta(days=37 * 31))
-    assert late[0]["overdue"] and late[0]["due"].year == approved_at.year + 3
+    assert calendar.revalidation_due(team["cora"], now=approved_at) == []
+    soon = calendar.revalidation_due(team["cora"],
+                                     now=approved_at + timedelta(days=36 * 30.4 - 20))
+    assert [(r.model, r.version, r.overdue) for r in soon] == [("Low", 1, False)]
+    late = calendar.revalidation_due(team["cora"], now=approved_at + timedelta(days=37 * 31))
+    assert late[0].overdue and late[0].due.year == approved_at.year + 3
+    assert late[0].basis == "approved in Charter"
+
+
+def test_a_validation_before_charter_starts_the_clock_until_charter_approves(
+        console, hasher, kit, team, model_file) -> None:
+    flow, calendar = kit["flow"], _calendar(console, hasher)
+    _version(kit, team, model_file, name="Legacy", tier=2)
+    validated = date.today() - timedelta(days=25 * 31)
+    record, _ = calendar.record_prior_validation(
+        team["victor"], "Legacy", validated_on=validated, reference="MRM-2024-017",
+        validated_by="Model Risk (before Charter)", reason="Onboarding the portfolio",
+        password=PW)
+    assert calendar.prior_validations(team["dana"], "Legacy") == [record]
+    due = calendar.revalidation_due(team["cora"])
+    assert [(r.model, r.version, r.tier, r.overdue) for r in due] == [("Legacy", None, 2, True)]
+    assert "MRM-2024-017" in due[0].basis and due[0].due.date() < date.today()
+    event = console.events("model.prior_validation_recorded")[-1]
+    assert json.loads(event.new_values)["validated_on"] == validated.isoformat()
+    with pytest.raises(Exception, match="recorded once"):
+        console.sql("UPDATE prior_validation SET validated_on = '2099-01-01'")
+    # An approval in Charter restarts the clock: the prior record no longer counts.
+    flow.transition(team["dana"], "Legacy", 1, "submit", reason="r", password=PW)
+    flow.transition(team["victor"], "Legacy", 1, "start_validation", reason="r")
+    flow.transition(team["victor"], "Legacy", 1, "validate", reason="r", password=PW)
+    flow.transition(team["max"], "Legacy", 1, "approve", reason="r", password=PW)
+    assert calendar.revalidation_due(team["cora"]) == []
+
+
+def test_bad_prior_validations_are_refused_and_change_nothing(console, hasher, kit, team,
+                                                              model_file) -> None:
+    calendar = _calendar(console, hasher)
+    _version(kit, team, model_file, name="Legacy", tier=2)
+    good = {"validated_on": date.today() - timedelta(days=30), "reference": "R-1",
+            "validated_by": "MRM", "reason": "onboarding", "password": PW}
+    with pytest.raises(PermissionDenied, match="validator or compliance"):
+        calendar.record_prior_validation(team["dana"], "Legacy", **good)
+    for change, message in (({"validated_on": date.today() + timedelta(days=1)}, "and today"),
+                            ({"validated_on": date(1980, 1, 1)}, "between 1990"),
+                            ({"reference": " "}, "report's reference"),
+                            ({"validated_by": ""}, "who validated"),
+                            ({"reason": ""}, "a reason"),
+                            ({"password": ""}, "password")):
+        with pytest.raises(InvalidInput, match=message):
+            calendar.record_prior_validation(team["cora"], "Legacy", **{**good, **change})
+    with pytest.raises(AuthenticationFailed):
+        calendar.record_prior_validation(team["cora"], "Legacy", **{**good, "password": "no"})
+    assert console.sql("SELECT failed_sign_ins FROM user_account WHERE username='cora'") == [(1,)]
+    with pytest.raises(InvalidInput, match="--within-days"):
+        calendar.revalidation_due(team["cora"], within_days=-1)
+    assert console.sql("SELECT count(*) FROM prior_validation") == [(0,)]
+    assert console.events("model.prior_validation_recorded") == []
 
 
 def test_two_managers_approving_at_once_exactly_one_applies(console, kit, team,

@@ -72,6 +72,26 @@ def test_manager_sees_tier_3_from_submitted_but_never_their_own(console, kit, te
     assert sorted(i.model for i in flow.inbox(team["mia"])) == ["Own", "Small"]
 
 
+def test_manager_inbox_says_when_open_high_findings_block_approval(  # noqa: F811
+        console, kit, team, model_file) -> None:  # noqa: F811
+    flow, findings = kit["flow"], kit["findings"]
+    n = _version(kit, team, model_file, name="Mid", tier=2)
+    flow.transition(team["dana"], "Mid", n, "submit", reason="ready", password=PW)
+    flow.transition(team["victor"], "Mid", n, "start_validation", reason="mine")
+    high, _ = findings.record(team["victor"], "Mid", n, title="Leakage in the target window",
+                              description="d", severity="high", owner="dana")
+    flow.transition(team["victor"], "Mid", n, "validate", reason="sound", password=PW)
+    [item] = flow.inbox(team["max"])
+    assert item.step == "reject"
+    assert item.wanted == (f"Reject, or wait: 1 open high-severity finding(s) block approval "
+                           f"(#{high.id} Leakage in the target window)")
+    findings.remediate(team["dana"], high.id, "window moved")
+    assert flow.inbox(team["max"])[0].step == "reject"  # remediated is not closed
+    findings.close(team["victor"], high.id, reason="accepted")
+    assert [(i.step, i.wanted) for i in flow.inbox(team["max"])] == [
+        ("approve", "Approve or reject for use")]
+
+
 def test_finding_owners_are_for_validators_only(console, kit, team) -> None:  # noqa: F811
     owners = dict(kit["flow"].finding_owners(team["victor"]))
     assert owners["dana"] == "Dana Scientist"

@@ -132,10 +132,24 @@ shot(screen.detail.findings.dialog, "remediate")
 screen.detail.findings.dialog.reject()
 w.close()
 
-# Compliance officer: nothing to review now; the calendar.
+# Compliance officer: nothing to review now; a legacy model's validation before Charter is
+# recorded through the calendar's dialog, and shows as overdue.
+svc.inventory.create(dana, "Collections early warning", {"risk_tier": 1, "status": "in_use"})
 w, screen = window("cora")
 shot(w, "compliance")
 screen.tabs.setCurrentIndex(1)
+screen.record_prior_validation()
+settle()
+d = screen.prior_dialog
+d.model.setCurrentText("Collections early warning")
+d.validated_on.setDate(d.validated_on.date().addDays(-40))
+d.reference.setText("MRM-VAL-2025-014")
+d.validated_by.setText("Model Risk Office (before Charter)")
+d.reason.setText("Portfolio onboarding: the last validation report on file")
+d.password.setText(pw["cora"])
+shot(d, "prior-validation")
+d.ok_button.click()
+settle()
 shot(w, "compliance-calendar")
 w.close()
 

@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QLabel
 
+from core.errors import AccountLocked
+from core.services.calendar import DueItem
 from core.services.importer import ImportRequest, ImportService
 from tests.gui.conftest import tasks_idle
 from tests.gui.registry_data import COMPLETE
@@ -152,9 +154,11 @@ def test_full_path_from_draft_to_approved_through_the_console(
     step(cora, "review", qtbot, password=passwords["cora"])
     assert waiting(cora) == []
 
-    # Max: ready for approval, but the open high finding blocks it; the dialog says why.
+    # Max: signed off, but the open high finding blocks approval: the inbox and the dialog
+    # say why.
     mx = open_screen("max")
-    assert waiting(mx) == [(MODEL, 1, "Approve or reject for use")]
+    [(_m, _n, wanted)] = waiting(mx)
+    assert wanted.startswith("Reject, or wait: 1 open high-severity finding(s) block approval")
     select(mx, qtbot)
     dialog = step(mx, "approve", qtbot, password=passwords["max"])
     assert dialog.isVisible() and dialog.error.isVisible()
@@ -222,6 +226,37 @@ def test_wrong_password_is_shown_in_the_dialog_and_changes_nothing(
     assert state(services, sign_in) == "submitted"
 
 
+def test_locking_the_account_with_signature_passwords_signs_the_console_out(
+        qtbot, services, sign_in, version, qsettings) -> None:  # noqa: ANN001
+    from views.main_window import MainWindow
+
+    window = MainWindow(services, sign_in("dana"), qsettings=qsettings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(tasks_idle)
+    messages: list[str] = []
+    window.signed_out.connect(messages.append)
+    screen = next(s for s in window.screens if isinstance(s, ApprovalsScreen))
+    window.show_screen(window.screens.index(screen))
+    select(screen, qtbot)
+    dialog = None
+    for attempt in range(5):  # the store's default lock-out is after 5 failures
+        if dialog is None:
+            dialog = step(screen, "submit", qtbot, password=f"wrong {attempt}")
+        else:
+            dialog.password.setText(f"wrong {attempt}")
+            dialog.ok_button.click()
+            qtbot.waitUntil(tasks_idle)
+        if attempt < 4:
+            assert dialog.isVisible() and not messages
+    qtbot.waitUntil(lambda: bool(messages))
+    assert "locked" in messages[0]
+    assert gone(dialog) and not window.isVisible()
+    assert state(services, sign_in) == "draft"
+    with pytest.raises(AccountLocked):  # the store locked the account, not just the window
+        sign_in("dana")
+
+
 def test_a_version_changed_behind_the_dialog_is_reported(
         open_screen, version, services, sign_in, passwords, qtbot) -> None:  # noqa: ANN001
     services.workflow.transition(sign_in("dana"), MODEL, 1, "submit", reason="ready",
@@ -272,6 +307,42 @@ def test_navigation_shows_the_count_and_follows_changes(
     assert "Approvals" not in other.screen_titles()
 
 
+def test_recording_a_validation_before_charter_puts_the_model_on_the_calendar(
+        open_screen, version, services, sign_in, passwords, qtbot) -> None:  # noqa: ANN001
+    from datetime import date
+
+    from PySide6.QtCore import QDate
+
+    from views.prior_validation_dialog import PriorValidationDialog
+
+    cora = open_screen("cora")
+    cora.prior_button.click()
+    qtbot.waitUntil(lambda: isinstance(getattr(cora, "prior_dialog", None),
+                                       PriorValidationDialog))
+    dialog = cora.prior_dialog
+    assert [dialog.model.itemText(i) for i in range(dialog.model.count())] == [MODEL]
+    assert not dialog.ok_button.isEnabled()  # nothing typed yet
+    dialog.validated_on.setDate(QDate(2023, 5, 31))
+    dialog.reference.setText("MRM-2023-<b>9</b>")
+    dialog.validated_by.setText("Model Risk Office")
+    dialog.reason.setText("onboarding")
+    dialog.password.setText("not my password")
+    dialog.ok_button.click()
+    qtbot.waitUntil(tasks_idle)
+    assert dialog.isVisible() and dialog.error.isVisible() and dialog.password.text() == ""
+    assert services.calendar.prior_validations(sign_in("cora"), MODEL) == []
+    dialog.password.setText(passwords["cora"])
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: gone(dialog) and tasks_idle())
+    [record] = services.calendar.prior_validations(sign_in("cora"), MODEL)
+    assert (record.validated_on, record.reference) == (date(2023, 5, 31), "MRM-2023-<b>9</b>")
+    qtbot.waitUntil(lambda: cora.calendar.rowCount() == 1)
+    texts = [cora.calendar.data(cora.calendar.index(0, c)) for c in range(7)]
+    assert texts[:6] == [MODEL, "—", "1 (high)", "2023-05-31", "2024-05-31", "OVERDUE"]
+    assert texts[6] == "validated before Charter by Model Risk Office (report MRM-2023-<b>9</b>)"
+    assert cora.tabs.tabText(1) == "Compliance calendar (1 overdue, 0 due soon)"
+
+
 def test_compliance_calendar_and_table_models(open_screen, version, services, sign_in,
                                               qtbot) -> None:  # noqa: ANN001
     cora = open_screen("cora")
@@ -281,9 +352,11 @@ def test_compliance_calendar_and_table_models(open_screen, version, services, si
     assert open_screen("victor").tabs.count() == 1
     dana = open_screen("dana")
     select(dana, qtbot)
-    due = [{"model": MODEL, "version": 1, "tier": 1, "overdue": True,
-            "approved_at": datetime(2024, 1, 2, 12, tzinfo=UTC),
-            "due": datetime(2025, 1, 2, 12, tzinfo=UTC)}]
+    due = [DueItem(MODEL, 1, 1, datetime(2024, 1, 2, 12, tzinfo=UTC), "approved in Charter",
+                   datetime(2025, 1, 2, 12, tzinfo=UTC), True),
+           DueItem("Legacy", None, 2, datetime(2023, 3, 1, tzinfo=UTC),
+                   "validated before Charter by MRM (report R-7)",
+                   datetime(2025, 3, 1, tzinfo=UTC), True)]
     testers = []
     for fresh, rows in ((InboxTableModel(), dana.items),
                         (SignatureTableModel(), dana.detail.signatures.items),
@@ -298,6 +371,8 @@ def test_compliance_calendar_and_table_models(open_screen, version, services, si
     calendar.set_items(due)
     assert calendar.data(calendar.index(0, 5)) == "OVERDUE"
     assert calendar.data(calendar.index(0, 4)).startswith("2025-01-0")
+    assert [calendar.data(calendar.index(1, c)) for c in (1, 3, 4, 6)] == [
+        "—", "2023-03-01", "2025-03-01", "validated before Charter by MRM (report R-7)"]
     assert dana.inbox.data(dana.inbox.index(0, 4)) == "Submit for validation"
     assert dana.inbox.data(dana.inbox.index(0, 3)) == "Draft"
     assert dana.inbox.headerData(4, Qt.Orientation.Horizontal) == "Waiting for you to"
