@@ -121,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not getattr(args, "json", False):
         print("Building the DEMO store: training, importing and evaluating its models and "
-              "writing their documentation (under a minute, once)…", file=sys.stderr, flush=True)
+              "writing their documentation (about a minute, once)…", file=sys.stderr, flush=True)
     store, accounts = create_demo(url, Hasher(), replace=args.reset)
     store.dispose()
     rows = [{"username": a.username, "role": a.role.value, "display_name": a.display_name,

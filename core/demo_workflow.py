@@ -13,7 +13,7 @@ from core.registry.artifact_store import ArtifactStore
 from core.services.auth import AuthService
 from core.services.calendar import CalendarService
 from core.services.findings import FindingsService
-from core.services.workflow import WorkflowService
+from core.services.workflow import ExceptionService, WorkflowService
 from core.store.uow import Store
 from core.timeutil import utcnow
 
@@ -21,7 +21,8 @@ from core.timeutil import utcnow
 def build_workflow(store: Store, auth: AuthService, artifacts: ArtifactStore,
                    passwords: Mapping[str, str]) -> None:
     """Screening v2 approved (validated, reviewed), credit v1 in validation with an open high
-    finding owned by dana, screening v1 waiting for validation, wine v1 rejected, and the
+    finding owned by dana and a policy exception for a pilot, screening v1 waiting for
+    validation, wine v1 rejected, and the
     collections scorecard's validation before Charter, 13 months ago: its revalidation is
     overdue."""
     who = {name: auth.sign_in(name, passwords[name]) for name in ("dana", "victor", "cora",
@@ -61,6 +62,10 @@ def build_workflow(store: Store, auth: AuthService, artifacts: ArtifactStore,
     step("dana", "Wine cultivar", 1, "submit", "Vendor model for the demo")
     step("max", "Wine cultivar", 1, "reject", "No business owner has signed up to use it")
 
+    ExceptionService(store, auth).grant(
+        who["max"], "Retail credit default", 1, until=(utcnow() + timedelta(days=60)).date(),
+        reason="Pilot in two branches before the validation completes; outcomes reviewed "
+               "weekly", password=passwords["max"])
     CalendarService(store, auth).record_prior_validation(
         who["cora"], "Collections early warning",
         validated_on=(utcnow() - timedelta(days=400)).date(), reference="MRM-VAL-2025-014",

@@ -23,13 +23,7 @@ from core.entities import Changes, Principal
 from core.entities_registry import ModelVersion
 from core.entities_validation import Documentation, Evaluation
 from core.entities_workflow import Finding, Signature
-from core.errors import (
-    AccountDisabled,
-    AccountLocked,
-    AuthenticationFailed,
-    KnownError,
-    NotFound,
-)
+from core.errors import KnownError, NotFound
 from core.services.workflow import Outcome, VersionChanged
 from core.workflow.lifecycle import STATE_LABELS, TRANSITIONS
 from views.approvals_tables import SignatureTableModel
@@ -37,7 +31,7 @@ from views.error_dialog import error_text
 from views.findings_panel import FindingsPanel
 from views.model_table_model import tier_label
 from views.services import ServicesLike
-from views.sign_dialog import SignDialog
+from views.sign_dialog import SignDialog, password_refused
 from views.style import icon
 from views.task import run_call, run_from_dialog
 from views.timefmt import local_text
@@ -268,11 +262,7 @@ class ApprovalDetail(QWidget):
         return dialog
 
     def _refused(self, dialog: SignDialog, err: BaseException) -> None:
-        if isinstance(err, AccountLocked | AccountDisabled):
-            dialog.reject()
-            self.session_ended.emit(error_text(err))
-        elif isinstance(err, AuthenticationFailed):
-            dialog.clear_password()
+        password_refused(dialog, err, self.session_ended.emit)
         if isinstance(err, VersionChanged):
             self.reload()  # show what it is now behind the dialog
 

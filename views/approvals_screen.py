@@ -28,18 +28,24 @@ from PySide6.QtWidgets import (
 )
 
 from core.entities import Changes, Principal
-from core.errors import AccountDisabled, AccountLocked, AuthenticationFailed, KnownError
+from core.errors import KnownError
 from core.permissions import Action, Role
 from core.services.calendar import DueItem
-from core.services.workflow import InboxItem
+from core.services.workflow import InboxItem, PolicyException
 from core.workflow.review_package import ReviewPackage, open_package
 from views.approvals_detail import ApprovalDetail
-from views.approvals_tables import ITEM_ROLE, CalendarTableModel, InboxTableModel
+from views.approvals_tables import (
+    ITEM_ROLE,
+    CalendarTableModel,
+    ExceptionTableModel,
+    InboxTableModel,
+)
 from views.error_dialog import error_text, show_known_error
-from views.prior_validation_dialog import PriorValidationDialog
+from views.calendar_dialogs import PriorValidationDialog
 from views.review_window import ReviewWindow
 from views.screen import Screen
 from views.services import ServicesLike
+from views.sign_dialog import password_refused
 from views.style import icon
 from views.task import run_call, run_from_dialog
 from views.widgets import button_row, data_table, plain_label, screen_header
@@ -133,8 +139,24 @@ class ApprovalsScreen(Screen):
         self.calendar_empty = plain_label("Nothing is overdue or due within 30 days.",
                                           "bannerOk")
         box.addWidget(self.calendar_empty)
-        box.addWidget(self.calendar_table, 1)
+        box.addWidget(self.calendar_table, 2)
+        self.exceptions_heading = plain_label("Policy exceptions", "sectionTitle", wrap=False)
+        box.addWidget(self.exceptions_heading)
+        box.addWidget(plain_label(
+            "Versions a manager let be used before their sign-offs, until a date; an expired "
+            "exception is flagged until the version is approved or rejected.", "hint"))
+        self.exceptions = ExceptionTableModel(self)
+        self.exceptions_table = data_table(self.exceptions, (44, 190, 70, 100, 170, 100, 150))
+        self.exceptions_table.doubleClicked.connect(self._exception_open)
+        self.exceptions_table.setToolTip("Double-click a row to open the version")
+        box.addWidget(self.exceptions_table, 1)
         return page
+
+    def _exception_open(self) -> None:
+        rows = self.exceptions_table.selectionModel().selectedRows()
+        if rows:
+            row: PolicyException = rows[0].data(ITEM_ROLE)
+            self.open_model_requested.emit(row.model, row.version)
 
     def record_prior_validation(self) -> None:
         """Ask for a validation done before Charter and record it (compliance officers)."""
@@ -148,7 +170,8 @@ class ApprovalsScreen(Screen):
                 task = run_from_dialog(self, dialog, "Recording the validation…",
                                        lambda: calendar.record_prior_validation(who, **values),
                                        lambda result: self.changes_made.emit(result[1]))
-                task.failed.connect(lambda err: self._signing_failed(dialog, err))
+                task.failed.connect(
+                    lambda err: password_refused(dialog, err, self.session_ended.emit))
 
             dialog.submitted.connect(submit)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -158,22 +181,18 @@ class ApprovalsScreen(Screen):
         run_call(self, "Reading the inventory…", lambda: calendar.model_names(who), ask,
                  show_progress=False)
 
-    def _signing_failed(self, dialog: PriorValidationDialog, err: BaseException) -> None:
-        if isinstance(err, AccountLocked | AccountDisabled):
-            dialog.reject()
-            self.session_ended.emit(error_text(err))
-        elif isinstance(err, AuthenticationFailed):
-            dialog.password.clear()
-            dialog.password.setFocus()
-
     # -- Screen --------------------------------------------------------------------------------
     def refresh(self) -> None:
         flow, calendar, who = self.services.workflow, self.services.calendar, self.principal
         with_calendar = self.calendar is not None
 
-        def read() -> tuple[list[InboxItem], list[DueItem]]:
-            due = calendar.revalidation_due(who, within_days=30) if with_calendar else []
-            return flow.inbox(who), due
+        exceptions = self.services.exceptions
+
+        def read() -> tuple[list[InboxItem], list[DueItem], list[PolicyException]]:
+            if not with_calendar:
+                return flow.inbox(who), [], []
+            return (flow.inbox(who), calendar.revalidation_due(who, within_days=30),
+                    exceptions.exceptions(who))
 
         run_call(self, "Reading your approvals…", read, self._loaded,
                  on_failure=self._failed, show_progress=False)
@@ -190,8 +209,9 @@ class ApprovalsScreen(Screen):
             return True
         return False
 
-    def _loaded(self, result: tuple[list[InboxItem], list[DueItem]]) -> None:
-        items, due = result
+    def _loaded(self, result: tuple[list[InboxItem], list[DueItem], list[PolicyException]]
+                ) -> None:
+        items, due, granted = result
         chosen = self.selected()
         self.banner.hide()
         self.items = items
@@ -206,8 +226,14 @@ class ApprovalsScreen(Screen):
             self.calendar.set_items(due)
             self.calendar_empty.setVisible(not due)
             overdue = sum(r.overdue for r in due)
+            expired = sum(e.expired for e in granted)
+            self.exceptions.set_items(granted)
+            self.exceptions_heading.setText(
+                f"Policy exceptions ({len(granted)}" + (f", {expired} EXPIRED)" if expired
+                                                         else ")"))
             self.tabs.setTabText(1, f"Compliance calendar ({overdue} overdue, "
-                                    f"{len(due) - overdue} due soon)")
+                                    f"{len(due) - overdue} due soon"
+                                    + (f", {expired} exception(s) expired)" if expired else ")"))
         self.count = len(items)
         self.badge_changed.emit(self.count)
 

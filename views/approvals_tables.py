@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.entities_workflow import Finding, Signature
 from core.services.calendar import DueItem
-from core.services.workflow import InboxItem
+from core.services.workflow import SETTLED, InboxItem, PolicyException
 from core.workflow.lifecycle import STATE_LABELS
 from views.model_table_model import tier_label
 from views.table_model import ListTableModel
@@ -119,3 +119,26 @@ class CalendarTableModel(RowsTableModel):
 
     def foreground(self, row: DueItem, column: int) -> QColor | None:
         return BAD if column == 5 and row.overdue else None
+
+
+def exception_status(row: PolicyException) -> str:
+    if row.expired:
+        return "EXPIRED"
+    if row.version_state in SETTLED:
+        return f"ended: version {STATE_LABELS.get(row.version_state, row.version_state).lower()}"
+    return "in force"
+
+
+class ExceptionTableModel(RowsTableModel):
+    """Rows are ``ExceptionService.exceptions`` items; expired ones are flagged."""
+
+    HEADERS = ("#", "Model", "Version", "Granted by", "Granted", "Valid until", "Status",
+               "Reason")
+
+    def texts(self, row: PolicyException) -> tuple[str, ...]:
+        return (str(row.id), row.model, str(row.version), row.granted_by,
+                local_text(row.granted_at, seconds=False), row.expires_on.isoformat(),
+                exception_status(row), row.reason.replace("\n", " "))
+
+    def foreground(self, row: PolicyException, column: int) -> QColor | None:
+        return BAD if column == 6 and row.expired else None

@@ -37,6 +37,7 @@ from views.error_dialog import error_text
 from views.findings_panel import FindingsPanel
 from views.model_dialogs import ModelFormDialog
 from views.model_table_model import SOURCE_LABELS, status_label, tier_label
+from views.calendar_dialogs import ExceptionDialog, grant_exception, may_grant_exception
 from views.model_versions import VersionsPanel
 from views.screen import Screen
 from views.services import ServicesLike
@@ -113,6 +114,12 @@ class ModelScreen(Screen):
             else "The selected version's recorded evaluations and documentation")
         self.validate_button.clicked.connect(self.open_validation)
         self.versions.actions.addWidget(self.validate_button)
+        self.exception_button = QPushButton(icon("history"), "Policy exception…")
+        self.exception_button.setToolTip("Let the selected version be used before its "
+                                         "sign-offs, until a date (managers)")
+        self.exception_button.clicked.connect(lambda: self.grant_exception())
+        self.exception_button.setVisible(principal.may(Action.POLICY_EXCEPTION))
+        self.versions.actions.addWidget(self.exception_button)
         self.versions.selection_changed.connect(self._update_profile_button)
         self.tabs.addTab(self.versions, icon("versions"), "Versions")
         self.validation = ValidationView(services, principal)
@@ -313,6 +320,8 @@ class ModelScreen(Screen):
     def _update_profile_button(self) -> None:
         self.profile_button.setEnabled(self._profiled() is not None)
         self.validate_button.setEnabled(self.versions.selected() is not None)
+        self.exception_button.setEnabled(may_grant_exception(self.principal,
+                                                             self.versions.selected()))
 
     # -- validation --------------------------------------------------------------------------
     def _follow_version(self) -> None:
@@ -326,6 +335,14 @@ class ModelScreen(Screen):
             self.findings.set_findings(None, None, [])
         else:
             self.findings.load(version.model_name, version.number, version.author)
+
+    def grant_exception(self) -> ExceptionDialog | None:
+        """A manager's policy exception for the selected version (password again)."""
+        version = self.versions.selected()
+        if not may_grant_exception(self.principal, version):
+            return None
+        return grant_exception(self, self.services.exceptions, self.principal, version,
+                               self.changes_made.emit, self.session_ended.emit)
 
     def open_validation(self) -> None:
         """The Validation tab, on the version selected in the Versions tab."""

@@ -14,7 +14,7 @@ from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
 from core.services.settings import SettingsService
 from core.services.users import UserService
-from core.services.workflow import WorkflowService
+from core.services.workflow import ExceptionService, WorkflowService
 from core.store.uow import Store
 
 
@@ -32,3 +32,4 @@ class ServicesLike(Protocol):
     workflow: WorkflowService
     findings: FindingsService
     calendar: CalendarService
+    exceptions: ExceptionService

@@ -10,17 +10,20 @@ the message appears in the dialog; nothing changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QFormLayout, QFrame, QLineEdit, QWidget
+from PySide6.QtWidgets import QDialog, QFormLayout, QFrame, QLineEdit, QWidget
 
 from core.entities import Principal
 from core.entities_registry import ModelVersion
 from core.entities_validation import Documentation
+from core.errors import AccountDisabled, AccountLocked, AuthenticationFailed
 from core.workflow.lifecycle import STATE_LABELS, Transition
 from views.approvals_tables import MEANING_LABELS
+from views.error_dialog import error_text
 from views.widgets import FormDialog, plain_label, reason_field
 
 MEANING_TEXT = {
@@ -128,7 +131,15 @@ class SignDialog(FormDialog):
     def password_text(self) -> str | None:
         return self.password.text() if self.password is not None else None
 
-    def clear_password(self) -> None:
-        if self.password is not None:
-            self.password.clear()
-            self.password.setFocus()
+
+def password_refused(dialog: QDialog, err: BaseException,
+                     end_session: Callable[[str], None]) -> None:
+    """After a dialog's password was refused: a locked or disabled account closes the dialog
+    and ends the session (``end_session`` gets the message); a wrong password is cleared for
+    another try. ``dialog.password`` is its password field (None: it has none)."""
+    if isinstance(err, AccountLocked | AccountDisabled):
+        dialog.reject()
+        end_session(error_text(err))
+    elif isinstance(err, AuthenticationFailed) and getattr(dialog, "password", None) is not None:
+        dialog.password.clear()
+        dialog.password.setFocus()

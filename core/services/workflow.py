@@ -401,7 +401,8 @@ class PolicyException:
     reason: str
     granted_at: datetime
     expires_on: date
-    expired: bool
+    version_state: str
+    expired: bool  # past its date while the version still waits for its sign-offs
 
 
 class ExceptionService:
@@ -443,25 +444,31 @@ class ExceptionService:
             uow.record("policy.exception_granted", "model", m.name, reason=reason,
                        new={"version": v.number, "exception": row.id,
                             "expires_on": until.isoformat()})
-            return _exception(row, m.name, v.number, today), CHANGES
+            return _exception(row, m.name, v.number, v.state, today), CHANGES
 
     def exceptions(self, principal: Principal, *, today: date | None = None
                    ) -> list[PolicyException]:
-        """Every exception, newest first, each marked expired or not."""
+        """Every exception, newest first, each with its version's state and marked expired
+        when its date has passed while the version still waits for its sign-offs."""
         from core.permissions import Action
 
         require(principal.role, Action.MODEL_READ)
         today = today or utcnow().date()
         with self.store.unit_of_work(principal, write=False) as uow:
             rows = uow.session.execute(
-                select(SqlPolicyException, SqlModel.name, SqlModelVersion.number)
+                select(SqlPolicyException, SqlModel.name, SqlModelVersion.number,
+                       SqlModelVersion.state)
                 .join(SqlModelVersion, SqlModelVersion.id == SqlPolicyException.version_id)
                 .join(SqlModel, SqlModel.id == SqlModelVersion.model_id)
                 .order_by(SqlPolicyException.id.desc())).all()
-            return [_exception(r, name, n, today) for r, name, n in rows]
+            return [_exception(r, name, n, state, today) for r, name, n, state in rows]
 
 
-def _exception(row: SqlPolicyException, model: str, number: int, today: date
+SETTLED = frozenset({"approved", "staging", "canary", "production", "rejected", "retired"})
+
+
+def _exception(row: SqlPolicyException, model: str, number: int, state: str, today: date
                ) -> PolicyException:
     return PolicyException(row.id, model, number, row.granted_by, row.reason, row.granted_at,
-                           row.expires_on, row.expires_on < today)
+                           row.expires_on, state,
+                           row.expires_on < today and state not in SETTLED)

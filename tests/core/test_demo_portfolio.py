@@ -76,6 +76,10 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         assert [(d.model, d.version, d.overdue) for d in due] == [
             ("Collections early warning", None, True)]
         assert "MRM-VAL-2025-014" in due[0].basis
+        from core.services.workflow import ExceptionService
+
+        [pilot] = ExceptionService(store, AuthService(store, hasher)).exceptions(eve)
+        assert (pilot.model, pilot.version, pilot.expired) == ("Retail credit default", 1, False)
         with store.unit_of_work(None, write=False) as uow:
             assert audit.verify(uow.session).ok
     finally:

@@ -348,3 +348,8 @@ def test_policy_exceptions_need_a_manager_a_password_and_an_expiry(console, kit,
         "expires_on"] == soon.isoformat()
     with pytest.raises(Exception, match="written once"):
         console.sql("UPDATE policy_exception SET expires_on = '2099-01-01'")
+    # Once the version is decided the exception has ended: no longer flagged as expired.
+    kit["flow"].transition(team["dana"], "Cards PD", n, "submit", reason="r", password=PW)
+    kit["flow"].transition(team["max"], "Cards PD", n, "reject", reason="r", password=PW)
+    [ended] = exceptions.exceptions(team["cora"], today=soon + timedelta(days=1))
+    assert (ended.version_state, ended.expired) == ("rejected", False)

@@ -16,12 +16,14 @@ from PySide6.QtWidgets import QLabel
 
 from core.errors import AccountLocked
 from core.services.calendar import DueItem
+from core.services.workflow import PolicyException
 from core.services.importer import ImportRequest, ImportService
 from tests.gui.conftest import tasks_idle
 from tests.gui.registry_data import COMPLETE
 from views.approvals_screen import ApprovalsScreen
 from views.approvals_tables import (
     CalendarTableModel,
+    ExceptionTableModel,
     FindingTableModel,
     InboxTableModel,
     SignatureTableModel,
@@ -313,7 +315,7 @@ def test_recording_a_validation_before_charter_puts_the_model_on_the_calendar(
 
     from PySide6.QtCore import QDate
 
-    from views.prior_validation_dialog import PriorValidationDialog
+    from views.calendar_dialogs import PriorValidationDialog
 
     cora = open_screen("cora")
     cora.prior_button.click()
@@ -343,6 +345,55 @@ def test_recording_a_validation_before_charter_puts_the_model_on_the_calendar(
     assert cora.tabs.tabText(1) == "Compliance calendar (1 overdue, 0 due soon)"
 
 
+def test_a_manager_grants_a_policy_exception_and_the_calendar_lists_it(
+        open_screen, version, services, sign_in, passwords, qtbot,  # noqa: ANN001
+        qsettings) -> None:  # noqa: ANN001
+    from datetime import date, timedelta
+
+    from PySide6.QtCore import QDate
+
+    from views.calendar_dialogs import ExceptionDialog
+    from views.main_window import MainWindow
+
+    services.workflow.transition(sign_in("dana"), MODEL, 1, "submit", reason="ready",
+                                 password=passwords["dana"])
+    window = MainWindow(services, sign_in("max"), qsettings=qsettings)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_model(MODEL, 0)
+    page = window.current_screen().model_page
+    qtbot.waitUntil(lambda: tasks_idle() and page.versions.table.model().rowCount() == 1)
+    page.tabs.setCurrentWidget(page.versions)
+    page.versions.table.selectRow(0)
+    assert page.exception_button.isVisible() and page.exception_button.isEnabled()
+    dialog = page.grant_exception()
+    assert isinstance(dialog, ExceptionDialog)
+    until = date.today() + timedelta(days=45)
+    dialog.until.setDate(QDate(until.year, until.month, until.day))
+    dialog.reason.setText("Regulatory deadline; validation booked")
+    dialog.password.setText("not my password")
+    dialog.ok_button.click()
+    qtbot.waitUntil(tasks_idle)
+    assert dialog.isVisible() and dialog.error.isVisible() and dialog.password.text() == ""
+    assert services.exceptions.exceptions(sign_in("cora")) == []
+    dialog.password.setText(passwords["max"])
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: gone(dialog) and tasks_idle())
+    [granted] = services.exceptions.exceptions(sign_in("cora"))
+    assert (granted.model, granted.version, granted.expires_on) == (MODEL, 1, until)
+    cora = open_screen("cora")
+    assert cora.exceptions.rowCount() == 1
+    texts = [cora.exceptions.data(cora.exceptions.index(0, c)) for c in range(8)]
+    assert texts[1:4] == [MODEL, "1", "max"] and texts[5:] == [
+        until.isoformat(), "in force", "Regulatory deadline; validation booked"]
+    assert cora.exceptions_heading.text() == "Policy exceptions (1)"
+    # Other roles have no such button.
+    other = MainWindow(services, sign_in("victor"), qsettings=qsettings)
+    qtbot.addWidget(other)
+    other.open_model(MODEL, 0)
+    assert not other.current_screen().model_page.exception_button.isVisibleTo(other)
+
+
 def test_compliance_calendar_and_table_models(open_screen, version, services, sign_in,
                                               qtbot) -> None:  # noqa: ANN001
     cora = open_screen("cora")
@@ -352,6 +403,10 @@ def test_compliance_calendar_and_table_models(open_screen, version, services, si
     assert open_screen("victor").tabs.count() == 1
     dana = open_screen("dana")
     select(dana, qtbot)
+    expired = [PolicyException(4, MODEL, 1, "max", "deadline", datetime(2024, 1, 2, tzinfo=UTC),
+                               datetime(2024, 3, 1).date(), "submitted", True),
+               PolicyException(3, MODEL, 1, "max", "older", datetime(2023, 1, 2, tzinfo=UTC),
+                               datetime(2023, 3, 1).date(), "approved", False)]
     due = [DueItem(MODEL, 1, 1, datetime(2024, 1, 2, 12, tzinfo=UTC), "approved in Charter",
                    datetime(2025, 1, 2, 12, tzinfo=UTC), True),
            DueItem("Legacy", None, 2, datetime(2023, 3, 1, tzinfo=UTC),
@@ -361,12 +416,18 @@ def test_compliance_calendar_and_table_models(open_screen, version, services, si
     for fresh, rows in ((InboxTableModel(), dana.items),
                         (SignatureTableModel(), dana.detail.signatures.items),
                         (FindingTableModel(), dana.detail.findings.table_model.items),
-                        (CalendarTableModel(), due)):
+                        (CalendarTableModel(), due),
+                        (ExceptionTableModel(), expired)):
         testers.append(QAbstractItemModelTester(
             fresh, QAbstractItemModelTester.FailureReportingMode.Fatal))
         fresh.set_items(rows)
         fresh.set_items(rows[:0])
         fresh.set_items(rows)
+    exceptions = ExceptionTableModel()
+    exceptions.set_items(expired)
+    assert [exceptions.data(exceptions.index(r, 6)) for r in (0, 1)] == [
+        "EXPIRED", "ended: version approved"]
+    assert exceptions.data(exceptions.index(0, 6), Qt.ItemDataRole.ForegroundRole) is not None
     calendar = CalendarTableModel()
     calendar.set_items(due)
     assert calendar.data(calendar.index(0, 5)) == "OVERDUE"
