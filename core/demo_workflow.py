@@ -20,9 +20,10 @@ from core.timeutil import utcnow
 
 def build_workflow(store: Store, auth: AuthService, artifacts: ArtifactStore,
                    passwords: Mapping[str, str]) -> None:
-    """Screening v2 approved (validated, reviewed), credit v1 in validation with an open high
-    finding owned by dana and a policy exception for a pilot, screening v1 waiting for
-    validation, wine v1 rejected, and the
+    """Screening v2 approved (validated, reviewed), screening v1 validated and reviewed and
+    waiting for a manager's approval, credit v1 in validation with an open high finding owned
+    by dana and a policy exception for a pilot, the collections scorecard submitted for its
+    revalidation, wine v1 rejected, and the
     collections scorecard's validation before Charter, 13 months ago: its revalidation is
     overdue."""
     who = {name: auth.sign_in(name, passwords[name]) for name in ("dana", "victor", "cora",
@@ -58,6 +59,12 @@ def build_workflow(store: Store, auth: AuthService, artifacts: ArtifactStore,
                     due_date=(utcnow() + timedelta(days=21)).date())
 
     step("dana", "Screening classifier", 1, "submit", "Baseline kept as a challenger")
+    claim("Screening classifier", 1)
+    step("victor", "Screening classifier", 1, "validate", "Sound as a challenger; no findings")
+    step("cora", "Screening classifier", 1, "review", "Documentation complete")
+
+    step("dana", "Collections early warning", 1, "submit", "Annual revalidation of the "
+         "legacy scorecard, now overdue")
 
     step("dana", "Wine cultivar", 1, "submit", "Vendor model for the demo")
     step("max", "Wine cultivar", 1, "reject", "No business owner has signed up to use it")

@@ -12,7 +12,8 @@ from core.services.inventory import InventoryService
 def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, hasher) -> None:
     store, accounts = create_demo(f"sqlite:///{tmp_path}/demo/charter-demo.db", hasher)
     try:
-        eve = AuthService(store, hasher).sign_in("eve", accounts[-1].password)
+        passwords = {a.username: a.password for a in accounts}
+        eve = AuthService(store, hasher).sign_in("eve", passwords["eve"])
         inv = InventoryService(store)
         models = {m.name: m for m in inv.page(eve, ModelFilter()).items}
         assert set(models) == {"Screening classifier", "Diabetes progression", "Wine cultivar",
@@ -52,12 +53,15 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         docs = DocumentationService(store, artifacts)
         record = docs.documents(eve, "Retail credit default", 1)[0]
         assert docs.pdf(eve, record.id).startswith(b"%PDF") and record.pages > 5
-        assert all(docs.documents(eve, name, models[name].latest_version) for name in models)
+        assert all(docs.documents(eve, name, models[name].latest_version) for name in models
+                   if models[name].status != "retired")
+        assert docs.documents(eve, "Screening classifier", 1)
         assert models["Retail credit default"].limitations
         # The workflow's stages, with real signatures (issue 5).
         states = {(name, v.number): v.state for name in models for v in inv.versions(eve, name)}
         assert states[("Screening classifier", 2)] == "approved"
-        assert states[("Screening classifier", 1)] == "submitted"
+        assert states[("Screening classifier", 1)] == "validated"
+        assert states[("Collections early warning", 1)] == "submitted"
         assert states[("Retail credit default", 1)] == "in_validation"
         assert states[("Wine cultivar", 1)] == "rejected"
         from core.services.findings import FindingsService
@@ -66,6 +70,15 @@ def test_demo_portfolio_has_real_models_in_three_formats_with_lineage(tmp_path, 
         flow = WorkflowService(store, artifacts, AuthService(store, hasher))
         assert [(g.meaning, g.valid) for g in flow.signatures(eve, "Screening classifier", 2)] \
             == [("authored", True), ("validated", True), ("reviewed", True), ("approved", True)]
+        def inbox(user: str) -> list[tuple[str, int, str | None]]:
+            who = AuthService(store, hasher).sign_in(user, passwords[user])
+            return [(i.model, i.version, i.step) for i in flow.inbox(who)]
+
+        assert inbox("max") == [("Screening classifier", 1, "approve")]
+        assert set(inbox("victor")) == {("Retail credit default", 1, "validate"),
+                                         ("Collections early warning", 1, "start_validation")}
+        assert sorted(m for m, _n, _s in inbox("dana")) == [  # findings to answer
+            "Retail credit default", "Screening classifier"]
         open_high = [f for f in FindingsService(store).owned_by(eve, "dana")
                      if f.severity == "high"]
         assert [f.model_name for f in open_high] == ["Retail credit default"]
