@@ -24,6 +24,7 @@ from core.entities_registry import ModelVersion
 from core.entities_validation import Documentation, Evaluation
 from core.entities_workflow import Finding, Signature
 from core.errors import KnownError, NotFound
+from core.permissions import Action
 from core.services.workflow import Outcome, VersionChanged
 from core.workflow.lifecycle import STATE_LABELS, TRANSITIONS
 from views.approvals_tables import SignatureTableModel
@@ -31,6 +32,7 @@ from views.error_dialog import error_text
 from views.findings_panel import FindingsPanel
 from views.model_table_model import tier_label
 from views.services import ServicesLike
+from views.review_transfer import export_package
 from views.sign_dialog import SignDialog, password_refused
 from views.style import icon
 from views.task import run_call, run_from_dialog
@@ -127,6 +129,13 @@ class ApprovalDetail(QWidget):
             self.steps[name] = button
             row.addWidget(button)
         row.addStretch(1)
+        self.export_button = QPushButton(icon("open"), "Export review package…")
+        self.export_button.setToolTip("One file for an offline review: documentation PDF, "
+                                      "evidence, findings, signatures, audit extract, hashes")
+        self.export_button.clicked.connect(lambda: self.export_review_package())
+        self.export_button.setVisible(principal.may(Action.REPORT_EXPORT)
+                                      or principal.may(Action.COMPLIANCE_SIGN))
+        row.addWidget(self.export_button)
         self.step_hint = plain_label("", "hint")
         box.addLayout(row)
         box.addWidget(self.step_hint)
@@ -227,6 +236,16 @@ class ApprovalDetail(QWidget):
             ("Steps open to you now: " + "; ".join(possible) + ".") if possible
             else f"No step of yours while the version is "
                  f"{STATE_LABELS.get(state, state)}." if state else "")
+
+    def export_review_package(self, dest: str | None = None) -> None:
+        if self.key is not None:
+            export_package(self, self.services.review, self.principal, *self.key,
+                           self._reported, dest)
+
+    def _reported(self, text: str, changes: Changes) -> None:
+        self.outcome.setText(text)
+        self.outcome.show()
+        self.changes_made.emit(changes)
 
     def _open_validation(self) -> None:
         if self.key is not None:

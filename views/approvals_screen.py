@@ -42,6 +42,7 @@ from views.approvals_tables import (
 )
 from views.error_dialog import error_text, show_known_error
 from views.calendar_dialogs import PriorValidationDialog
+from views.review_transfer import ImportResponseDialog, import_response
 from views.review_window import ReviewWindow
 from views.screen import Screen
 from views.services import ServicesLike
@@ -86,10 +87,18 @@ class ApprovalsScreen(Screen):
         self.review_button.setToolTip("Verify an offline review package and show it read-only")
         self.review_button.clicked.connect(lambda: self.open_review_package())
         self.review_windows: list[QWidget] = []
-        layout.addLayout(button_row(self.review_button))
+        self.response_button = QPushButton(icon("sign"), "Import review response…")
+        self.response_button.setToolTip("Import the comments (and signature request) you wrote "
+                                        "offline on a review package; password again")
+        self.response_button.clicked.connect(lambda: self.import_review_response())
+        self.response_button.setVisible(principal.may(Action.COMPLIANCE_SIGN))
+        layout.addLayout(button_row(self.review_button, self.response_button))
         self.banner = plain_label("", "error")
         self.banner.hide()
         layout.addWidget(self.banner)
+        self.notice = plain_label("", "bannerOk")
+        self.notice.hide()
+        layout.addWidget(self.notice)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.inbox = InboxTableModel(self)
@@ -249,6 +258,18 @@ class ApprovalsScreen(Screen):
         target = Path(path)
         run_call(self, f"Verifying {target.name}…", lambda: open_package(target),
                  self._show_review)
+
+    def import_review_response(self, path: str | Path | None = None
+                               ) -> ImportResponseDialog | None:
+        def imported(text: str, changes: Changes) -> None:
+            self.notice.setText(text)
+            self.notice.show()
+            self.changes_made.emit(changes)
+
+        dialog = import_response(self, self.services.review, self.principal, imported,
+                                 self.session_ended.emit, path)
+        self.response_dialog = dialog
+        return dialog
 
     def _show_review(self, package: ReviewPackage) -> None:
         try:

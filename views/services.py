@@ -12,6 +12,7 @@ from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
 from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
+from core.services.review import ReviewService
 from core.services.settings import SettingsService
 from core.services.users import UserService
 from core.services.workflow import ExceptionService, WorkflowService
@@ -33,3 +34,4 @@ class ServicesLike(Protocol):
     findings: FindingsService
     calendar: CalendarService
     exceptions: ExceptionService
+    review: ReviewService

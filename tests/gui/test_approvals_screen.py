@@ -394,6 +394,55 @@ def test_a_manager_grants_a_policy_exception_and_the_calendar_lists_it(
     assert not other.current_screen().model_page.exception_button.isVisibleTo(other)
 
 
+def test_review_package_round_trip_through_the_console(
+        open_screen, version, services, sign_in, passwords, qtbot, tmp_path) -> None:  # noqa: ANN001
+    from core.workflow.review_package import make_response, open_package, write_response
+
+    flow = services.workflow
+    flow.transition(sign_in("dana"), MODEL, 1, "submit", reason="ready",
+                    password=passwords["dana"])
+    flow.transition(sign_in("victor"), MODEL, 1, "start_validation", reason="mine")
+    flow.transition(sign_in("victor"), MODEL, 1, "validate", reason="sound",
+                    password=passwords["victor"])
+    cora = open_screen("cora")
+    select(cora, qtbot)
+    package = tmp_path / "cards.charter-review"
+    assert cora.detail.export_button.isVisible()
+    cora.detail.export_review_package(str(package))
+    qtbot.waitUntil(lambda: tasks_idle() and cora.detail.outcome.isVisible())
+    assert str(package) in cora.detail.outcome.text()
+    opened = open_package(package)
+    assert opened.manifest_sha256 in cora.detail.outcome.text()
+    response = tmp_path / "response.json"
+    write_response(make_response(opened, "cora", ["Limitations are clear"],
+                                 sign_reason="Meets the policy", created_at="2026-11-23"),
+                   response)
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(response.read_text().replace("Limitations", "Limits"))
+    dialog = cora.import_review_response(tampered)
+    dialog.password.setText(passwords["cora"])
+    dialog.ok_button.click()
+    qtbot.waitUntil(tasks_idle)
+    assert dialog.isVisible() and "not a valid review response" in dialog.error.text()
+    dialog.reject()
+    dialog = cora.import_review_response(response)
+    dialog.password.setText("not my password")
+    dialog.ok_button.click()
+    qtbot.waitUntil(tasks_idle)
+    assert dialog.isVisible() and dialog.password.text() == ""
+    assert state(services, sign_in) == "validated"
+    assert [s.meaning for s in flow.signatures(sign_in("cora"), MODEL, 1)] == [
+        "authored", "validated"]
+    dialog.password.setText(passwords["cora"])
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: gone(dialog) and tasks_idle())
+    assert cora.notice.text() == ("Imported 1 review comment(s) from cora for pd-cards version "
+                                  "1 and the compliance signature (reviewed) was applied.")
+    assert [s.meaning for s in flow.signatures(sign_in("cora"), MODEL, 1)] == [
+        "authored", "validated", "reviewed"]
+    assert not open_screen("dana").response_button.isVisible()
+
+
 def test_compliance_calendar_and_table_models(open_screen, version, services, sign_in,
                                               qtbot) -> None:  # noqa: ANN001
     cora = open_screen("cora")
