@@ -1,0 +1,198 @@
+"""A release folder: the model versions the agent serves, their hashes, and the routing policy.
+
+Layout (written by :func:`write_release`; the console's deployment writes the same)::
+
+    RELEASE/
+      manifest.json          # what is in the release, with the SHA-256 of every file
+      policy.json            # the routing policy (core.serving.routing)
+      artifacts/<sha256>.skops
+
+``manifest.json``::
+
+    {"format": "charter-release/1", "release": "2026-11-23T16:20:00Z", "created_by": "ivan",
+     "policy": {"file": "policy.json", "sha256": "..."},
+     "versions": [{"ref": "retail-pd@3", "file": "artifacts/<sha256>.skops", "format": "skops",
+                   "sha256": "...", "task": "binary", "classes": [0, 1],
+                   "input_schema": [{"name": "age", "kind": "number"}, ...],
+                   "trusted_types": ["sklearn.pipeline.Pipeline", ...]}]}
+
+:func:`load_release` checks every hash as it loads. A version whose file is missing or whose
+SHA-256 differs is not served: it is listed in :attr:`Release.refused` with the reason, and the
+others still load. A policy whose hash differs refuses the whole release (:class:`ReleaseError`):
+routing is what was approved. Models load through skops with the types the console audited
+and recorded in the manifest (``trusted_types``); nothing is unpickled. Only the standard
+library here, and skops, numpy and pandas when a model is loaded or called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.serving.inputs import InputSchema
+
+FORMAT = "charter-release/1"
+MANIFEST = "manifest.json"
+TASKS = ("binary", "multiclass", "regression")
+
+
+class ReleaseError(Exception):
+    """The release as a whole cannot be served (manifest or policy)."""
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A model version ready to answer: ``predict`` takes rows in schema order."""
+
+    ref: str
+    sha256: str
+    task: str
+    classes: tuple[Any, ...]
+    schema: InputSchema
+    model: Any
+
+    def predict(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """One output per row: ``{"label", "probabilities": {class: p}}`` for classifiers,
+        ``{"value"}`` for regression."""
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(rows, columns=list(self.schema.names))
+        if self.task == "regression":
+            return [{"value": float(v)} for v in self.model.predict(frame)]
+        proba = self.model.predict_proba(frame)
+        classes = [_plain(c) for c in self.classes]
+        out = []
+        for row in proba:
+            best = int(row.argmax())
+            out.append({"label": classes[best],
+                        "probabilities": {str(c): float(p) for c, p in zip(classes, row,
+                                                                             strict=True)}})
+        return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+@dataclass
+class Release:
+    folder: Path
+    name: str
+    policy_text: str
+    policy_sha256: str
+    versions: dict[str, LoadedVersion] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # ref -> why it is not served
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReleaseError(f"{folder} holds no {MANIFEST}; it is not a release folder.") \
+            from None
+    except (OSError, ValueError) as err:
+        raise ReleaseError(f"{path} cannot be read as JSON: {err}.") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ReleaseError(f"{path} is not a {FORMAT} manifest.")
+    if not isinstance(data.get("versions"), list) or not isinstance(data.get("policy"), dict):
+        raise ReleaseError(f"{path} lacks its versions or its policy.")
+    return data
+
+
+def _inside(folder: Path, name: Any) -> Path:
+    """``folder/name``, refusing names that leave the folder."""
+    if not isinstance(name, str) or not name or os.path.isabs(name) or ".." in Path(name).parts:
+        raise ReleaseError(f"The manifest names the file {name!r}, outside the release folder.")
+    return folder / name
+
+
+def load_release(folder: str | Path) -> Release:
+    """Read, verify and load the release in ``folder``; raises ReleaseError."""
+    folder = Path(folder)
+    data = _manifest(folder)
+    policy = data["policy"]
+    policy_path = _inside(folder, policy.get("file"))
+    try:
+        policy_bytes = policy_path.read_bytes()
+    except OSError as err:
+        raise ReleaseError(f"The routing policy {policy_path} cannot be read: "
+                           f"{err.strerror}.") from None
+    digest = hashlib.sha256(policy_bytes).hexdigest()
+    if digest != policy.get("sha256"):
+        raise ReleaseError(f"The routing policy {policy_path.name} has SHA-256 {digest}, not "
+                           f"the approved {policy.get('sha256')}; the release is not served.")
+    release = Release(folder, str(data.get("release", folder.name)),
+                      policy_bytes.decode("utf-8"), digest)
+    for entry in data["versions"]:
+        ref = str(entry.get("ref") or "?")
+        try:
+            release.versions[ref] = _load_version(folder, entry)
+        except ReleaseError as err:
+            release.refused[ref] = str(err)
+    return release
+
+
+def _load_version(folder: Path, entry: Mapping[str, Any]) -> LoadedVersion:
+    path = _inside(folder, entry.get("file"))
+    if entry.get("format") != "skops":
+        raise ReleaseError(f"format {entry.get('format')!r} is not served; releases carry "
+                           "skops files.")
+    if entry.get("task") not in TASKS:
+        raise ReleaseError(f"task {entry.get('task')!r} is not one of {', '.join(TASKS)}.")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ReleaseError(f"{path.name} cannot be read: {err.strerror}.") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.get("sha256"):
+        raise ReleaseError(f"{path.name} has SHA-256 {digest}, not the approved "
+                           f"{entry.get('sha256')}; this version is not served.")
+    try:
+        schema = InputSchema.from_list(entry.get("input_schema") or [])
+    except ValueError as err:
+        raise ReleaseError(f"its input schema is malformed: {err}.") from None
+    if not schema.names:
+        raise ReleaseError("its input schema is empty.")
+    import skops.io as sio
+
+    trusted = [str(t) for t in entry.get("trusted_types") or ()]
+    try:
+        model = sio.loads(data, trusted=trusted)
+    except Exception as err:  # untrusted types, or a file skops cannot read
+        raise ReleaseError(f"{path.name} does not load with the types the console audited: "
+                           f"{type(err).__name__}: {err}") from None
+    classes = tuple(entry.get("classes") or ())
+    if entry["task"] != "regression" and not classes:
+        raise ReleaseError("a classifier's entry lists no classes.")
+    return LoadedVersion(str(entry["ref"]), digest, entry["task"], classes, schema, model)
+
+
+def write_release(folder: str | Path, versions: Sequence[Mapping[str, Any]], policy_text: str,
+                  *, release: str, created_by: str) -> dict[str, Any]:
+    """Write a release folder. Each version: ``ref``, ``artifact`` (a path to the skops file),
+    ``task``, ``classes``, ``input_schema``, ``trusted_types``. Returns the manifest."""
+    folder = Path(folder)
+    (folder / "artifacts").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for v in versions:
+        data = Path(v["artifact"]).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        name = f"artifacts/{digest}.skops"
+        (folder / name).write_bytes(data)
+        entries.append({"ref": v["ref"], "file": name, "format": "skops", "sha256": digest,
+                        "task": v["task"], "classes": list(v.get("classes") or ()),
+                        "input_schema": list(v["input_schema"]),
+                        "trusted_types": sorted(v.get("trusted_types") or ())})
+    (folder / "policy.json").write_text(policy_text, encoding="utf-8")
+    manifest = {"format": FORMAT, "release": release, "created_by": created_by,
+                "policy": {"file": "policy.json",
+                           "sha256": hashlib.sha256(policy_text.encode()).hexdigest()},
+                "versions": entries}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
