@@ -37,13 +37,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from core.serving.predlog_files import (GENESIS, HASH_KEY, LogCorrupt, check_line,
-                                        list_segments, read_from, segment_name, split_lines)
+from core.serving.predlog_files import (GENESIS, HASH_KEY, LogCorrupt, Recovery, cut_torn_tail,
+                                        list_segments, read_from, segment_name)
 
 __all__ = ["GENESIS", "LogCorrupt", "LogUnavailable", "PredictionLog", "Recovery", "main",
            "read_from"]
@@ -72,19 +70,16 @@ class LogUnavailable(Exception):
         self.path = path
 
 
-@dataclass(frozen=True)
-class Recovery:
-    """What opening the log cut from the end of the newest segment after a crash."""
-
-    segment: str
-    offset: int          # the segment's new size
-    dropped_bytes: int
-    dropped_lines: int   # complete lines that failed their check (torn bytes not counted)
-    saved_to: str        # the cut bytes, kept for forensics
+_second_text: tuple[int, str] = (-1, "")
 
 
 def utc_iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``t`` as fixed-width ISO 8601 UTC with microseconds, e.g. 2026-01-31T09:15:02.123456Z."""
+    global _second_text
+    whole = int(t)
+    if _second_text[0] != whole:  # formatting is the slow part; once a second is enough
+        _second_text = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second_text[1]}.{int((t - whole) * 1e6):06d}Z"
 
 
 def _os_reason(exc: BaseException) -> tuple[str, int | None]:
@@ -114,10 +109,12 @@ def _fsync_dir(folder: Path) -> None:
 class PredictionLog:
     """An open prediction log: one per folder per process (a lock file enforces it).
 
-    Opening resumes the chain from the newest segment. A torn or unverifiable tail left by a
-    crash is cut (the cut bytes are saved beside the segment as ``.torn``) and described in
-    :attr:`recovery`; damage anywhere else raises :class:`LogCorrupt`. Raises
-    :class:`LogUnavailable` if the folder cannot be used or another process holds it.
+    Opening resumes the chain from the newest segment. Trailing bytes of that segment that are
+    not whole, self-consistent entries (a crash during a write) are cut, saved beside it as
+    ``<segment>.torn`` and described in :attr:`recovery`; more of them than one batch can
+    leave raises :class:`LogCorrupt`. Opening checks only that tail: :func:`verify` checks the
+    rest. Raises :class:`LogUnavailable` if the folder cannot be used or another process
+    holds it.
     """
 
     def __init__(self, folder: str | os.PathLike[str], *,
@@ -128,11 +125,11 @@ class PredictionLog:
         self.segment_entries = segment_entries or sys.maxsize
         self.max_batch_bytes = max_batch_bytes
         self.recovery: Recovery | None = None
+        self.batches_written = 0  # group commits (one fdatasync each), for the agent's metrics
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)    # the writer waits here for lines
         self._done = threading.Condition(self._lock)    # callers wait here for durability
         self._pending: list[bytes] = []
-        self._pending_bytes = 0
         self._failure: LogUnavailable | None = None
         self._closing = False
         self._fd = -1
@@ -144,6 +141,8 @@ class PredictionLog:
             last_seq, last_hash = self._resume()
             self._fd = os.open(self._seg_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             self._seg_size = os.fstat(self._fd).st_size
+            if not self._seg_size:
+                _fsync_dir(self.folder)  # a new segment's name must survive a crash too
         except OSError as exc:
             self._release()
             reason, num = _os_reason(exc)
@@ -182,7 +181,7 @@ class PredictionLog:
                 raise ValueError(f"entry uses reserved keys {sorted(RESERVED & entry.keys())}")
         with self._lock:
             if self._failure is not None:
-                raise self._failure
+                self._raise_failure()
             if self._closing:
                 raise LogUnavailable("the log is closed", path=str(self.folder))
             ts = utc_iso(time.time())
@@ -204,7 +203,7 @@ class PredictionLog:
             deadline = None if timeout is None else time.monotonic() + timeout
             while self._durable_seq < last:
                 if self._failure is not None:
-                    raise self._failure
+                    self._raise_failure()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise LogUnavailable(f"the disk did not confirm seq {last} within "
@@ -219,12 +218,17 @@ class PredictionLog:
             deadline = None if timeout is None else time.monotonic() + timeout
             while self._durable_seq < target:
                 if self._failure is not None:
-                    raise self._failure
+                    self._raise_failure()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise LogUnavailable("flush timed out", path=str(self.folder))
                 self._done.wait(remaining)
             return self._durable_seq
+
+    def _raise_failure(self) -> None:
+        f = self._failure  # a fresh instance per caller: threads must not share a traceback
+        assert f is not None
+        raise LogUnavailable(f.reason, errno=f.errno, path=f.path)
 
     @property
     def failure(self) -> LogUnavailable | None:
@@ -286,16 +290,20 @@ class PredictionLog:
                 return
             with self._lock:
                 self._durable_seq = first + len(batch) - 1
+                self.batches_written += 1
                 self._done.notify_all()
 
     def _write(self, batch: list[bytes]) -> None:
         chunk: list[bytes] = []
-        for line in batch:
-            if self._seg_count >= self.segment_entries or self._seg_size >= self.segment_bytes:
+        size = self._seg_size
+        for line in batch:  # a segment takes entries until it reaches a limit, then rotates
+            if self._seg_count >= self.segment_entries or size >= self.segment_bytes:
                 self._write_chunk(chunk)
                 chunk = []
                 self._rotate()
+                size = 0
             chunk.append(line)
+            size += len(line)
             self._seg_count += 1
         self._write_chunk(chunk)
 
@@ -337,51 +345,15 @@ class PredictionLog:
             self._seg_no, self._seg_path, self._seg_count = 1, self.folder / segment_name(1), 0
             return 0, GENESIS
         self._seg_no, self._seg_path = segments[-1]
-        head = self._repair_tail(self._seg_path)
+        head, self.recovery = cut_torn_tail(self._seg_path, self.max_batch_bytes)
         self._seg_count = head[2] if head else 0
         if head is None and len(segments) > 1:  # an empty newest segment: rotation then crash
-            head = self._repair_tail(segments[-2][1], allow_repair=False)
+            head, _ = cut_torn_tail(segments[-2][1], self.max_batch_bytes, repair=False)
         if head is None:
             if len(segments) > 1:
                 raise LogCorrupt(f"{segments[-2][1].name} holds no entry")
             return 0, GENESIS
         return head[0], head[1]
-
-    def _repair_tail(self, path: Path, allow_repair: bool = True) -> tuple[int, str, int] | None:
-        """(seq, hash, lines) of the last good entry of ``path``, or None if it is empty.
-
-        Cuts trailing bytes that are not a whole, self-consistent entry: only the last batch
-        can be torn, since each batch is synced before the next one is written.
-        """
-        with open(path, "rb") as fh:
-            data = fh.read()
-        lines = split_lines(data)
-        good = len(lines)
-        while good and check_line(lines[good - 1]) is None:
-            good -= 1
-        keep = sum(map(len, lines[:good]))
-        if keep != len(data):
-            whole = sum(1 for line in lines[good:] if line.endswith(b"\n"))
-            if not allow_repair or (whole > 1 and len(data) - keep > 2 * self.max_batch_bytes):
-                raise LogCorrupt(f"{path.name}: the last {len(data) - keep} bytes are not valid "
-                                 "entries and too many to be one torn write; run verify")
-            saved = path.with_name(path.name + ".torn")
-            with open(saved, "ab") as fh:
-                fh.write(data[keep:])
-                fh.flush()
-                os.fsync(fh.fileno())
-            with open(path, "r+b") as fh:
-                fh.truncate(keep)
-                fh.flush()
-                os.fsync(fh.fileno())
-            self.recovery = Recovery(path.name, keep, len(data) - keep, whole, str(saved))
-            _log.warning("prediction log: cut %d torn bytes from the end of %s (saved to %s)",
-                         len(data) - keep, path.name, saved.name)
-        if not good:
-            return None
-        entry = check_line(lines[good - 1])
-        assert entry is not None
-        return entry["seq"], entry["hash"], good
 
     def _release(self) -> None:
         for name in ("_fd", "_lock_fd"):

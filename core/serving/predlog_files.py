@@ -9,19 +9,33 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 GENESIS = "0" * 64
 SEGMENT_RE = re.compile(r"^predlog-(\d{6,})\.jsonl$")
 _sha256 = hashlib.sha256
+_log = logging.getLogger("core.serving.predlog")
 
 
 class LogCorrupt(Exception):
     """The log on disk is damaged in a way that opening will not repair; run verify."""
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What opening the log cut from the end of the newest segment after a crash."""
+
+    segment: str
+    offset: int          # the segment's new size
+    dropped_bytes: int
+    dropped_lines: int   # whole lines that failed their check (a torn last piece not counted)
+    saved_to: str        # the cut bytes, kept for forensics
 
 
 def segment_name(number: int) -> str:
@@ -65,6 +79,46 @@ def check_line(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return entry if isinstance(entry, dict) and isinstance(entry.get("seq"), int) else None
+
+
+def cut_torn_tail(path: Path, max_batch_bytes: int, *, repair: bool = True
+                  ) -> tuple[tuple[int, str, int] | None, Recovery | None]:
+    """((seq, hash, lines) of the segment's last good entry or None if it has none, the cut).
+
+    Cuts trailing bytes that are not whole, self-consistent entries, keeping them in
+    ``<segment>.torn``. Only the last batch can be torn, since each batch is synced before
+    the next is written: more than that (or any with ``repair=False``) raises LogCorrupt.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    lines = split_lines(data)
+    good = len(lines)
+    while good and check_line(lines[good - 1]) is None:
+        good -= 1
+    keep = sum(map(len, lines[:good]))
+    recovery = None
+    if keep != len(data):
+        whole = sum(1 for line in lines[good:] if line.endswith(b"\n"))
+        if not repair or (whole > 1 and len(data) - keep > 2 * max_batch_bytes):
+            raise LogCorrupt(f"{path.name}: the last {len(data) - keep} bytes are not valid "
+                             "entries and too many to be one torn write; run verify")
+        saved = path.with_name(path.name + ".torn")
+        with open(saved, "ab") as fh:
+            fh.write(data[keep:])
+            fh.flush()
+            os.fsync(fh.fileno())
+        with open(path, "r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        recovery = Recovery(path.name, keep, len(data) - keep, whole, str(saved))
+        _log.warning("prediction log: cut %d torn bytes from the end of %s (saved to %s)",
+                     len(data) - keep, path.name, saved.name)
+    if not good:
+        return None, recovery
+    entry = check_line(lines[good - 1])
+    assert entry is not None
+    return (entry["seq"], entry["hash"], good), recovery
 
 
 _first_seq_cache: dict[tuple[str, int], int] = {}
