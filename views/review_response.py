@@ -86,6 +86,7 @@ class ResponseDialog(FormDialog):
         self.sign.toggled.connect(self._sign_toggled)
         self.comments.textChanged.connect(self._count)
         self.submitted.connect(self.save)
+        self.clear_error_when_edited(self.user, self.comments, self.sign, self.reason)
         self.user.setFocus()
 
     def _sign_toggled(self, on: bool) -> None:

@@ -80,6 +80,13 @@ class FormDialog(QDialog):
             self.resize(self.width(), max(self.height(), self.sizeHint().height(),
                                           self.heightForWidth(self.width())))
 
+    def clear_error_when_edited(self, *fields: QWidget) -> None:
+        """Hide the error message as soon as one of ``fields`` changes: it no longer describes
+        what the form holds."""
+        for field in fields:
+            signal = getattr(field, "textChanged", None) or getattr(field, "toggled", None)
+            signal.connect(lambda *_: self.error.isVisible() and self.show_error(None))
+
     def set_busy(self, busy: bool) -> None:
         self.ok_button.setEnabled(not busy)
 

@@ -316,6 +316,9 @@ def test_signature_without_reason_is_refused(window: ReviewWindow, tmp_path: Pat
     assert not target.exists() and dialog.isVisible() and not window.outcome.isVisible()
     dialog.reason.setText("   ")
     assert not dialog.save(target) and not target.exists()
+    dialog.reason.setText("Meets the policy")  # editing the form clears the stale message
+    assert not dialog.error.isVisible()
+    assert dialog.save(target) and target.exists()
 
 
 def test_response_needs_a_user_and_something_to_say(window: ReviewWindow,
