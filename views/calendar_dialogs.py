@@ -21,13 +21,19 @@ from core.services.workflow import ExceptionService
 from core.workflow.lifecycle import STATE_LABELS
 from views.sign_dialog import password_refused
 from views.task import run_from_dialog
-from views.widgets import FormDialog, plain_label, reason_field
+from views.widgets import PasswordFormDialog, plain_label, reason_field
 
 
-class PriorValidationDialog(FormDialog):
+def _day(edit: QDateEdit) -> date:
+    day = edit.date()
+    return date(day.year(), day.month(), day.day())
+
+
+class PriorValidationDialog(PasswordFormDialog):
     def __init__(self, principal: Principal, models: list[str],
                  parent: QWidget | None = None) -> None:
-        super().__init__("Record a validation done before Charter", "Record validation", parent)
+        super().__init__("Record a validation done before Charter", "Record validation",
+                         principal.username, parent)
         self.setMinimumWidth(560)
         self.body.addWidget(plain_label(
             "For a model that was validated before Charter was adopted: its revalidation "
@@ -52,10 +58,6 @@ class PriorValidationDialog(FormDialog):
         self.validated_by.setMaxLength(200)
         self.validated_by.setPlaceholderText("the team or firm that validated it")
         self.reason = reason_field()
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setAccessibleName("Password")
-        self.password.setPlaceholderText(f"Password of {principal.username}")
         form.addRow("&Model", self.model)
         form.addRow("&Validated on", self.validated_on)
         form.addRow("Report &reference", self.reference)
@@ -63,39 +65,26 @@ class PriorValidationDialog(FormDialog):
         form.addRow("Rea&son", self.reason)
         form.addRow("&Password again", self.password)
         self.body.addLayout(form)
-        for field in (self.reference, self.validated_by, self.reason, self.password):
-            field.textChanged.connect(self._update_ok)
-        self._update_ok()
+        self.watch(self.reference, self.validated_by, self.reason)
 
-    def _update_ok(self) -> None:
-        ready = (bool(self.model.count()) and all(
+    def ready(self) -> bool:
+        return bool(self.model.count()) and all(
             f.text().strip() for f in (self.reference, self.validated_by, self.reason))
-            and bool(self.password.text()))
-        self.ok_button.setEnabled(ready)
-        if ready:
-            self.ok_button.setDefault(True)
-
-    def set_busy(self, busy: bool) -> None:
-        super().set_busy(busy)
-        if not busy:
-            self._update_ok()
 
     def values(self) -> dict:
         """Keyword arguments for ``CalendarService.record_prior_validation`` (GUI thread)."""
-        day = self.validated_on.date()
-        return {"model": self.model.currentText(),
-                "validated_on": date(day.year(), day.month(), day.day()),
+        return {"model": self.model.currentText(), "validated_on": _day(self.validated_on),
                 "reference": self.reference.text(), "validated_by": self.validated_by.text(),
                 "reason": self.reason.text(), "password": self.password.text()}
 
 
-class ExceptionDialog(FormDialog):
+class ExceptionDialog(PasswordFormDialog):
     """A manager lets a version be used before its sign-offs until a date (at most a year)."""
 
     def __init__(self, principal: Principal, model: str, number: int, state: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(f"Policy exception — {model} version {number}", "Grant exception",
-                         parent)
+                         principal.username, parent)
         self.setMinimumWidth(560)
         self.body.addWidget(plain_label(
             f"{model} version {number} is {state}. A policy exception lets it be used before "
@@ -111,33 +100,18 @@ class ExceptionDialog(FormDialog):
         self.until.setMaximumDate(today.addDays(366))
         self.until.setDate(today.addDays(90))
         self.reason = reason_field()
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setAccessibleName("Password")
-        self.password.setPlaceholderText(f"Password of {principal.username}")
         form.addRow("Valid &until", self.until)
         form.addRow("Rea&son", self.reason)
         form.addRow("&Password again", self.password)
         self.body.addLayout(form)
-        for field in (self.reason, self.password):
-            field.textChanged.connect(self._update_ok)
-        self._update_ok()
+        self.watch(self.reason)
 
-    def _update_ok(self) -> None:
-        ready = bool(self.reason.text().strip()) and bool(self.password.text())
-        self.ok_button.setEnabled(ready)
-        if ready:
-            self.ok_button.setDefault(True)
-
-    def set_busy(self, busy: bool) -> None:
-        super().set_busy(busy)
-        if not busy:
-            self._update_ok()
+    def ready(self) -> bool:
+        return bool(self.reason.text().strip())
 
     def values(self) -> dict:
         """Keyword arguments for ``ExceptionService.grant`` (GUI thread)."""
-        day = self.until.date()
-        return {"until": date(day.year(), day.month(), day.day()),
+        return {"until": _day(self.until),
                 "reason": self.reason.text(), "password": self.password.text()}
 
 

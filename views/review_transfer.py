@@ -10,20 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QLineEdit, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.entities import Changes, Principal
 from core.services.review import ReviewService
 from views.sign_dialog import password_refused
 from views.task import run_call, run_from_dialog
-from views.widgets import FormDialog, plain_label
+from views.widgets import PasswordFormDialog, plain_label
 
 
-class ImportResponseDialog(FormDialog):
+class ImportResponseDialog(PasswordFormDialog):
     """Names the response file and asks for the reviewer's password again."""
 
     def __init__(self, principal: Principal, path: Path, parent: QWidget | None = None) -> None:
-        super().__init__("Import a review response", "Import response", parent)
+        super().__init__("Import a review response", "Import response", principal.username,
+                         parent)
         self.setMinimumWidth(560)
         self.path = path
         self.body.addWidget(plain_label(
@@ -31,24 +32,9 @@ class ImportResponseDialog(FormDialog):
             f"the version is unchanged since, and you ({principal.username}) are the reviewer "
             "who wrote it. If it asks for your compliance signature, the signature is made "
             "now: your password, entered again, makes it yours.", "hint"))
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setAccessibleName("Password")
-        self.password.setPlaceholderText(f"Password of {principal.username}")
         self.body.addWidget(plain_label("Your password, entered again", "fieldLabel"))
         self.body.addWidget(self.password)
-        self.password.textChanged.connect(self._update_ok)
-        self._update_ok()
-
-    def _update_ok(self) -> None:
-        self.ok_button.setEnabled(bool(self.password.text()))
-        if self.password.text():
-            self.ok_button.setDefault(True)
-
-    def set_busy(self, busy: bool) -> None:
-        super().set_busy(busy)
-        if not busy:
-            self._update_ok()
+        self.watch()
 
 
 def imported_text(result: dict[str, Any]) -> str:

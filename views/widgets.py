@@ -114,6 +114,41 @@ class ReasonDialog(FormDialog):
         return self.reason.text().strip()
 
 
+class PasswordFormDialog(FormDialog):
+    """A form confirmed with the signed-in user's password entered again. Subclasses build
+    their fields, call :meth:`watch` on those that must be filled, and may override
+    :meth:`ready`; the action button is enabled only when the form is ready and the password
+    field is not empty."""
+
+    def __init__(self, title: str, action_text: str, username: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(title, action_text, parent)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setAccessibleName("Password")
+        self.password.setPlaceholderText(f"Password of {username}")
+        self.password.textChanged.connect(self._update_ok)
+
+    def watch(self, *fields: QLineEdit) -> None:
+        for field in fields:
+            field.textChanged.connect(self._update_ok)
+        self._update_ok()
+
+    def ready(self) -> bool:
+        return True
+
+    def _update_ok(self) -> None:
+        ready = self.ready() and bool(self.password.text())
+        self.ok_button.setEnabled(ready)
+        if ready:  # a disabled default button loses the role to Cancel; give it back
+            self.ok_button.setDefault(True)
+
+    def set_busy(self, busy: bool) -> None:
+        super().set_busy(busy)
+        if not busy:
+            self._update_ok()
+
+
 def button_row(*widgets: QWidget, stretch_first: bool = False) -> QHBoxLayout:
     row = QHBoxLayout()
     row.setSpacing(8)
