@@ -12,8 +12,8 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.entities_workflow import Finding, Signature
 from core.services.calendar import DueItem
-from core.services.workflow import SETTLED, InboxItem, PolicyException
-from core.workflow.lifecycle import STATE_LABELS
+from core.services.workflow import InboxItem, PolicyException
+from core.workflow.lifecycle import SETTLED, STATE_LABELS
 from views.model_table_model import tier_label
 from views.table_model import ListTableModel
 from views.timefmt import local_text

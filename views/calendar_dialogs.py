@@ -18,7 +18,7 @@ from core.entities import Changes, Principal
 from core.entities_registry import ModelVersion
 from core.permissions import Action
 from core.services.workflow import ExceptionService
-from core.workflow.lifecycle import STATE_LABELS
+from core.workflow.lifecycle import SETTLED, STATE_LABELS
 from views.sign_dialog import password_refused
 from views.task import run_from_dialog
 from views.widgets import PasswordFormDialog, plain_label, reason_field
@@ -142,4 +142,4 @@ def may_grant_exception(who: Principal, version: ModelVersion | None) -> bool:
     still waiting for its sign-offs."""
     return (version is not None and who.may(Action.POLICY_EXCEPTION)
             and version.author != who.username
-            and version.state not in ("approved", "rejected", "retired"))
+            and version.state not in SETTLED)

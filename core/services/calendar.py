@@ -25,10 +25,9 @@ from core.store.orm_registry import SqlModel, SqlModelVersion
 from core.store.orm_workflow import SqlPriorValidation, SqlSignature
 from core.store.uow import Store
 from core.timeutil import utcnow
-from core.workflow.lifecycle import policy_for
+from core.workflow.lifecycle import IN_USE, policy_for
 
 CHANGES = Changes(kinds=frozenset({"workflow"}), audit=True)
-IN_USE_STATES = ("approved", "staging", "canary", "production")
 EARLIEST = date(1990, 1, 1)
 
 
@@ -194,7 +193,7 @@ def _approvals(s: Session) -> list[tuple[SqlModel, SqlModelVersion, datetime]]:
         .join(SqlModelVersion, SqlModelVersion.model_id == SqlModel.id)
         .join(newest, newest.c.version_id == SqlModelVersion.id)
         .join(SqlSignature, SqlSignature.id == newest.c.sig)
-        .where(SqlModelVersion.state.in_(IN_USE_STATES), SqlModel.status != "retired")).all()]
+        .where(SqlModelVersion.state.in_(IN_USE), SqlModel.status != "retired")).all()]
 
 
 def _latest_priors(s: Session) -> list[tuple[SqlModel, SqlPriorValidation]]:

@@ -34,7 +34,13 @@ from core.store.orm_validation import SqlDocumentation
 from core.store.orm_workflow import SqlFinding, SqlPolicyException, SqlSignature
 from core.store.uow import Store
 from core.timeutil import utcnow
-from core.workflow.lifecycle import STATE_LABELS, TRANSITIONS, TierPolicy, policy_for
+from core.workflow.lifecycle import (
+    SETTLED,
+    STATE_LABELS,
+    TRANSITIONS,
+    TierPolicy,
+    policy_for,
+)
 
 CHANGES = Changes(kinds=frozenset({"versions", "workflow"}), audit=True)
 NEEDS_DOCUMENTATION = frozenset({"validated", "reviewed", "approved"})
@@ -434,7 +440,7 @@ class ExceptionService:
             if v.author == principal.username:
                 raise PermissionDenied("You authored this version; someone else must grant "
                                        "its exception.")
-            if v.state in ("approved", "rejected", "retired"):
+            if v.state in SETTLED:
                 raise InvalidInput(f"{m.name} version {v.number} is {v.state}; an exception is "
                                    "for a version still waiting for its sign-offs.")
             row = SqlPolicyException(version_id=v.id, granted_by=principal.username,
@@ -462,9 +468,6 @@ class ExceptionService:
                 .join(SqlModel, SqlModel.id == SqlModelVersion.model_id)
                 .order_by(SqlPolicyException.id.desc())).all()
             return [_exception(r, name, n, state, today) for r, name, n, state in rows]
-
-
-SETTLED = frozenset({"approved", "staging", "canary", "production", "rejected", "retired"})
 
 
 def _exception(row: SqlPolicyException, model: str, number: int, state: str, today: date

@@ -23,6 +23,9 @@ STATE_LABELS = {
 }
 MEANINGS = ("authored", "validated", "reviewed", "approved", "rejected")
 SEVERITIES = ("high", "medium", "low")
+# Approved for use (then deployed); and the states in which a version's sign-offs are settled.
+IN_USE = ("approved", "staging", "canary", "production")
+SETTLED = frozenset(IN_USE) | {"rejected", "retired"}
 
 
 @dataclass(frozen=True)
