@@ -210,6 +210,7 @@ class InputSchema:
         self.features = tuple(features)
         self.names = tuple(f.name for f in self.features)
         self._by_name = {f.name: f for f in self.features}
+        self.numeric = all(f.kind in ("number", "integer") for f in self.features)
 
     @classmethod
     def from_list(cls, entries: Sequence[Mapping[str, Any]]) -> InputSchema:
@@ -227,12 +228,14 @@ class InputSchema:
             raise ValueError("the schema names a feature twice")
         return cls(out)
 
-    def check(self, records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    def check(self, records: Sequence[Mapping[str, Any]],
+              numbers: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
         """Each record as a tuple of values in schema order (categories as text); raises
-        InputError (422) naming the first problem's record and field."""
+        InputError (422) naming the first problem's record and field. ``numbers`` are the
+        records' positions in the request, for messages (default 0, 1, 2, ...)."""
         out = []
         expected = set(self.names)
-        for i, rec in enumerate(records):
+        for i, rec in zip(numbers or range(len(records)), records, strict=True):
             if rec.keys() != expected:
                 missing = [n for n in self.names if n not in rec]
                 if missing:

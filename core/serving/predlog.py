@@ -36,7 +36,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +119,13 @@ class PredictionLog:
 
     def __init__(self, folder: str | os.PathLike[str], *,
                  segment_bytes: int = DEFAULT_SEGMENT_BYTES, segment_entries: int | None = None,
-                 max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES) -> None:
+                 max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+                 on_durable: Callable[[int, LogUnavailable | None], None] | None = None) -> None:
         self.folder = Path(folder)
+        # Called by the writer thread after each batch with the last durable seq, and once
+        # with the failure when the log fails: an event loop awaits durability without a
+        # thread blocked per request (append(..., wait=False), then wait for the seq).
+        self.on_durable = on_durable
         self.segment_bytes = segment_bytes
         self.segment_entries = segment_entries or sys.maxsize
         self.max_batch_bytes = max_batch_bytes
@@ -285,13 +290,18 @@ class PredictionLog:
                     self._failure = failure
                     self._pending.clear()
                     self._done.notify_all()
+                    durable = self._durable_seq
+                if self.on_durable is not None:
+                    self.on_durable(durable, failure)
                 if not isinstance(exc, OSError):
                     raise
                 return
             with self._lock:
-                self._durable_seq = first + len(batch) - 1
+                self._durable_seq = durable = first + len(batch) - 1
                 self.batches_written += 1
                 self._done.notify_all()
+            if self.on_durable is not None:
+                self.on_durable(durable, None)
 
     def _write(self, batch: list[bytes]) -> None:
         chunk: list[bytes] = []

@@ -59,9 +59,13 @@ class LoadedVersion:
     def predict(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         """One output per row: ``{"label", "probabilities": {class: p}}`` for classifiers,
         ``{"value"}`` for regression."""
+        import numpy as np
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(rows, columns=list(self.schema.names))
+        if self.schema.numeric:  # three times cheaper than from_records for a single row
+            frame = pd.DataFrame(np.asarray(rows, dtype=float), columns=list(self.schema.names))
+        else:
+            frame = pd.DataFrame.from_records(rows, columns=list(self.schema.names))
         if self.task == "regression":
             return [{"value": float(v)} for v in self.model.predict(frame)]
         proba = self.model.predict_proba(frame)

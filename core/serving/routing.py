@@ -33,7 +33,8 @@ Format ``charter.routing/1`` (every field shown; unknown fields are refused, so 
 A rule has a unique ``name`` (not ``"default"``, which names the default route), a ``when``
 condition (required; ``"true"`` matches everything), a ``target`` (one version name, or a split
 of two or more ``{"version", "weight"}``), and optionally ``sticky_key`` (splits only; it
-overrides the policy's), ``shadows`` and ``description``. There is at least one rule. Conditions
+overrides the policy's), ``shadows`` and ``description``. ``rules`` may be empty: every request
+then goes to the default (one version, the simplest deployment). Conditions
 follow :mod:`core.serving.conditions`: a missing field or a type mismatch makes a rule not
 match, and routing never raises. A version name is ``model@N``.
 
@@ -249,8 +250,6 @@ class _Validator:
         raw_rules = doc.get("rules")
         if not isinstance(raw_rules, list):
             raise PolicyError("rules: required, a list of rules")
-        if not raw_rules:
-            raise PolicyError("rules: a policy needs at least one rule")
         if len(raw_rules) > MAX_RULES:
             raise PolicyError(f"rules: {len(raw_rules)} rules; the limit is {MAX_RULES}")
         rules, names, clean = [], {}, []

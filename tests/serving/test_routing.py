@@ -433,7 +433,6 @@ BAD_DOCUMENTS = [
     (_set("rules.1.name", "senior-ne"), "rules[1] ('senior-ne'): name already used by rules[0]"),
     (_set("rules.1.name", "default"), "rules[1] ('default'): the name 'default' is reserved"),
     (_set("rules.1.name", ""), "rules[1]: name is required"),
-    (_set("rules", []), "rules: a policy needs at least one rule"),
     (_set("rules", KeyError), "rules: required"),
     (_set("rules.0.shadows", ["retail-pd@3"]),
      "rules[0] ('senior-ne'): 'retail-pd@3' is a live target and also in its shadows"),
@@ -535,3 +534,11 @@ def test_routing_modules_import_only_the_standard_library() -> None:
         imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module}
         assert imported - {"__future__"} <= sys.stdlib_module_names, name
+
+
+def test_a_policy_without_rules_sends_everything_to_the_default() -> None:
+    doc = document(rules=[], shadows=[])
+    policy = RoutingPolicy.from_json(doc)
+    route = policy.route({"age": 50, "region": "NE"}, "r-1")
+    assert (route.live, route.rule, route.rule_index, route.shadows) == (
+        doc["default"], "default", None, ())
