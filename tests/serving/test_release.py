@@ -3,6 +3,7 @@ policy refuses the release; models load only with the audited skops types."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -117,3 +118,38 @@ def test_bad_version_entries_are_refused_with_the_reason(tmp_path, artifacts) ->
     assert "task 'ranking'" in release.refused["pd@1"]
     assert "input schema is malformed" in release.refused["age@2"]
     assert release.versions == {}
+
+
+def test_a_numeric_model_answers_from_an_array_to_the_last_bit(tmp_path, artifacts) -> None:  # noqa: ANN001
+    write_release(tmp_path / "r", _versions(artifacts), POLICY, release="r", created_by="ivan")
+    release = load_release(tmp_path / "r")
+    _, clf, x = artifacts["clf"]
+    version = release.versions["pd@1"]
+    assert version.takes_array
+    rows = list(x.head(50).itertuples(index=False, name=None))
+    fast = version.predict(rows)
+    assert fast == dataclasses.replace(version, takes_array=False).predict(rows)
+    assert [a["probabilities"]["1"] for a in fast] == list(clf.predict_proba(x.head(50))[:, 1])
+
+
+def test_a_model_that_selects_columns_by_name_keeps_data_frames(tmp_path) -> None:  # noqa: ANN001
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rnd = np.random.default_rng(1)
+    x = pd.DataFrame({"income": rnd.normal(size=200), "age": rnd.normal(size=200)})
+    model = make_pipeline(ColumnTransformer([("s", StandardScaler(), ["age", "income"])]),
+                          LogisticRegression()).fit(x, (x["age"] > 0).astype(int))
+    sio.dump(model, tmp_path / "ct.skops")
+    write_release(tmp_path / "r", [{
+        "ref": "ct@1", "artifact": tmp_path / "ct.skops", "task": "binary", "classes": [0, 1],
+        "input_schema": SCHEMA, "trusted_types": sio.get_untrusted_types(file=tmp_path / "ct.skops")}],
+        POLICY, release="r", created_by="ivan")
+    version = load_release(tmp_path / "r").versions["ct@1"]
+    assert not version.takes_array
+    answers = version.predict(list(x.head(5).itertuples(index=False, name=None)))
+    assert np.allclose([a["probabilities"]["1"] for a in answers],
+                       model.predict_proba(x.head(5))[:, 1])
