@@ -92,7 +92,8 @@ def render_documentation(doc: DocumentationInput, generated_at: datetime) -> byt
     title = f"{doc.model.name} · version {version.number}" + (
         f" ({version.label})" if version.label else "")
     marks = PageMarks(
-        title=title, right="Model documentation – DRAFT",
+        title=title, right="Model documentation – " + ("APPROVED" if _approval(doc.signoffs)
+                                                      else "DRAFT"),
         artifact_sha256=version.artifact_sha256,
         footer=f"Generated {fmt_time(generated_at)} by {doc.generated_by} · Charter "
                f"{doc.charter_version} · evidence SHA-256 "
@@ -143,9 +144,15 @@ def _title_page(story: Story, doc: DocumentationInput, generated_at: datetime) -
     story.markup(esc(model.name), "subtitle")
     story.markup(f"Version {version.number}" + (f" · {esc(version.label)}" if version.label
                                                  else ""), "h2")
-    story.marker("DRAFT – generated from recorded evidence. It becomes the model's "
-                 "documentation only when sections 7 to 10 are complete and signed; every figure "
-                 "below is read from the records named on this page.")
+    approval = _approval(doc.signoffs)
+    if approval is not None:
+        story.marker(f"APPROVED for use by {esc(str(approval.get('name', '')))} on "
+                     f"{fmt_time(approval.get('at'))} (section 10). Generated from recorded "
+                     "evidence; every figure below is read from the records named on this page.")
+    else:
+        story.marker("DRAFT – generated from recorded evidence. It becomes the model's "
+                     "documentation only when sections 7 to 10 are complete and signed; every "
+                     "figure below is read from the records named on this page.")
     tier = model.risk_tier
     gates = (ev or {}).get("gates") or {}
     rows = [
@@ -347,6 +354,12 @@ def _findings(story: Story, findings: list[dict]) -> None:
         rows.append([f.get("id", ""), f.get("severity", ""), f.get("status", ""),
                      p(body, s["cell"])])
     story.add(table(rows, [0.08, 0.11, 0.12, 0.69], s))
+
+
+def _approval(signoffs: list[dict] | None) -> dict | None:
+    """The newest sign-off approving the version, if any (the document is then no draft)."""
+    approved = [x for x in signoffs or () if str(x.get("decision", "")).lower() == "approved"]
+    return approved[-1] if approved else None
 
 
 def _signoffs(story: Story, signoffs: list[dict]) -> None:

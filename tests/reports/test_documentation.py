@@ -173,6 +173,9 @@ def test_user_text_is_printed_literally_never_as_markup():
                     "6.1 Sensitive feature: <sex & gender>", "<no positives>"):
         assert literal in full, literal
     assert "6.1 Sensitive feature: <sex & gender>" in texts[1]  # the contents page
+    # An approval among the sign-offs: the document says so, and is no longer a draft.
+    assert "APPROVED for use by <i>Eve</i> on 2026-11-22" in texts[0]
+    assert "Model documentation – APPROVED" in texts[0] and "DRAFT" not in full
 
 
 def test_a_sparse_or_odd_record_still_renders_and_says_what_is_missing():
