@@ -267,7 +267,14 @@ class Agent:
                  "inputs": list(records), "outputs": outputs,
                  "latency_ms": round(latency * 1000, 3), "error": error}
         try:
-            await self.logged(entry)
+            try:
+                await self.logged(entry)
+            except ValueError:  # a model answered NaN or infinity: refuse, never log a lie
+                status, field, versions, outputs = 500, None, [], []
+                error = "The model's output is not a finite number; nothing was answered."
+                _log.error("request %s: non-finite model output", rid)
+                await self.logged({**entry, "status": status, "error": error,
+                                   "outputs": [], "versions": [], "artifact_sha256": {}})
         except LogUnavailable as err:
             self.metrics.observe("-", 503, latency)
             return json_response(503, {"error": "The prediction log cannot be written "
