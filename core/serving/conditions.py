@@ -119,33 +119,24 @@ def _operand_fn(node: Field | Literal) -> Callable[[Mapping[str, Any]], Any]:
     return lambda record: value
 
 
+def _junction(items: tuple[Evaluator, ...], decisive: bool) -> Evaluator:
+    def junction(record: Mapping[str, Any]) -> bool | None:
+        unknown = False
+        for item in items:
+            x = item(record)
+            if x is decisive:
+                return decisive
+            if x is None:
+                unknown = True
+        return None if unknown else not decisive
+    return junction
+
+
 def _compile(node: Any) -> Evaluator:
-    if isinstance(node, Or):
-        items = tuple(_compile(n) for n in node.items)
-
-        def or_(record: Mapping[str, Any]) -> bool | None:
-            unknown = False
-            for item in items:
-                x = item(record)
-                if x is True:
-                    return True
-                if x is None:
-                    unknown = True
-            return None if unknown else False
-        return or_
-    if isinstance(node, And):
-        items = tuple(_compile(n) for n in node.items)
-
-        def and_(record: Mapping[str, Any]) -> bool | None:
-            unknown = False
-            for item in items:
-                x = item(record)
-                if x is False:
-                    return False
-                if x is None:
-                    unknown = True
-            return None if unknown else True
-        return and_
+    if isinstance(node, Or | And):
+        # Three-valued: or stops at the first TRUE, and at the first FALSE; otherwise any
+        # UNKNOWN makes the whole UNKNOWN.
+        return _junction(tuple(_compile(n) for n in node.items), isinstance(node, Or))
     if isinstance(node, Not):
         inner = _compile(node.item)
 
