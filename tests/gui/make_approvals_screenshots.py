@@ -161,6 +161,7 @@ page = w.current_screen().model_page
 page.tabs.setCurrentWidget(page.versions)
 page.versions.table.selectRow(0)
 settle()
+shot(w, "model-versions-exception-button")
 d = page.grant_exception()
 d.reason.setText("Pilot in two branches before the validation completes")
 d.password.setText(pw["max"])
