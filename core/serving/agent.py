@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.serving import AGENT_VERSION
 from core.serving.http import HttpServer, Request, Response, json_response
 from core.serving.inputs import (
     MAX_BODY_BYTES,
@@ -423,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="charter-agent", description="Serve a release of approved model versions over HTTP, "
         "logging every request durably before answering; or verify a prediction log.")
+    parser.add_argument("--version", action="version", version=f"charter-agent {AGENT_VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("serve", help="serve a release over HTTP")
     sp.add_argument("--release", required=True, help="the release folder")
