@@ -21,8 +21,11 @@ the agent never guesses a missing value. This module imports only the standard l
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,14 +60,27 @@ def _no_constant(name: str) -> Any:
                           "numbers only.")
 
 
-def _depth(value: Any, limit: int) -> None:
-    stack = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise InputError(400, f"The body nests deeper than {limit} levels.")
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list))
+_ESCAPE = re.compile(rb"\\.")
+_NOT_SYNTAX = bytes(b for b in range(256) if b not in b'[]{}"')
+
+
+def _depth(body: bytes, limit: int) -> None:
+    """Refuse a (valid JSON) body nesting deeper than ``limit``, from its bytes: escapes
+    dropped, only brackets and quotes kept, then the text between quotes dropped, all in C, so
+    a 100-row body costs microseconds instead of a walk over every value."""
+    if b"\\" in body:
+        body = _ESCAPE.sub(b"", body)
+    brackets = b"".join(body.translate(None, _NOT_SYNTAX).split(b'"')[::2])
+    if len(brackets) <= limit:
+        return
+    depth = 0
+    for b in brackets:
+        if b in b"[{":
+            depth += 1
+            if depth > limit:
+                raise InputError(400, f"The body nests deeper than {limit} levels.")
+        else:
+            depth -= 1
 
 
 def parse_json(body: bytes, *, max_bytes: int = MAX_BODY_BYTES,
@@ -81,7 +97,7 @@ def parse_json(body: bytes, *, max_bytes: int = MAX_BODY_BYTES,
         raise InputError(400, "The body is not UTF-8 text.") from None
     except ValueError as err:
         raise InputError(400, f"The body is not valid JSON: {err}.") from None
-    _depth(value, max_depth)
+    _depth(body, max_depth)
     return value
 
 
@@ -211,6 +227,9 @@ class InputSchema:
         self.names = tuple(f.name for f in self.features)
         self._by_name = {f.name: f for f in self.features}
         self.numeric = all(f.kind in ("number", "integer") for f in self.features)
+        self._all_numbers = all(f.kind == "number" for f in self.features)
+        self._keys = frozenset(self.names)
+        self._get = operator.itemgetter(*self.names) if len(self.names) > 1 else None
 
     @classmethod
     def from_list(cls, entries: Sequence[Mapping[str, Any]]) -> InputSchema:
@@ -233,6 +252,10 @@ class InputSchema:
         """Each record as a tuple of values in schema order (categories as text); raises
         InputError (422) naming the first problem's record and field. ``numbers`` are the
         records' positions in the request, for messages (default 0, 1, 2, ...)."""
+        if self._all_numbers and self._get is not None:
+            rows = self._numbers_only(records)
+            if rows is not None:
+                return rows
         out = []
         expected = set(self.names)
         for i, rec in zip(numbers or range(len(records)), records, strict=True):
@@ -249,6 +272,26 @@ class InputSchema:
                                       f"{', '.join(self.names)}.", extra[0])
             out.append(tuple(self._value(i, f, rec[f.name]) for f in self.features))
         return out
+
+    def _numbers_only(self, records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]] | None:
+        """The common case checked in bulk (C loops, no call per value): every record has
+        exactly the inputs, every value is a finite float or an int within ±2^63. None when
+        anything else is there: :meth:`check` then finds and names the problem."""
+        keys, get = self._keys, self._get
+        rows = []
+        for rec in records:
+            if rec.keys() != keys:
+                return None
+            rows.append(get(rec))
+        flat = list(itertools.chain.from_iterable(rows))
+        types = set(map(type, flat))
+        if not types <= {float, int}:
+            return None
+        if any(map(math.isinf, flat)) or any(map(math.isnan, flat)):
+            return None
+        if int in types and not -2 ** 63 < min(flat) <= max(flat) < 2 ** 63:
+            return None
+        return rows
 
     @staticmethod
     def _value(i: int, f: Feature, value: Any) -> Any:

@@ -84,18 +84,20 @@ class LoadedVersion:
     def predict(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         """One output per row: ``{"label", "probabilities": {class: p}}`` for classifiers,
         ``{"value"}`` for regression."""
+        import numpy as np
+
         result = self._call(rows, array=self.takes_array)
         if self.task == "regression":
-            return [{"value": float(v)} for v in result]
-        proba = result
-        classes = [_plain(c) for c in self.classes]
-        out = []
-        for row in proba:
-            best = int(row.argmax())
-            out.append({"label": classes[best],
-                        "probabilities": {str(c): float(p) for c, p in zip(classes, row,
-                                                                             strict=True)}})
-        return out
+            return [{"value": v}
+                    for v in np.asarray(result, dtype=float).reshape(len(rows)).tolist()]
+        proba = np.asarray(result, dtype=float)
+        labels = [_plain(c) for c in self.classes]
+        keys = [str(c) for c in labels]
+        # tolist() turns the whole array into Python floats at once; argmax picks the first
+        # of tied classes, as per row
+        return [{"label": labels[best], "probabilities": dict(zip(keys, row, strict=True))}
+                for best, row in zip(proba.argmax(axis=1).tolist(), proba.tolist(),
+                                     strict=True)]
 
 
 def _takes_array(version: LoadedVersion) -> bool:

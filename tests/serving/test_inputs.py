@@ -83,6 +83,39 @@ def test_malformed_bodies(body, status, words) -> None:  # noqa: ANN001
     assert err.status == status and words in err.message
 
 
+def test_many_numeric_records_are_checked_in_bulk_with_the_same_answers_and_messages() -> None:
+    schema = InputSchema.from_list([{"name": f"f{i}", "kind": "number"} for i in range(5)])
+    records = [{f"f{i}": (r * 5 + i if i % 2 else (r * 5 + i) / 7) for i in range(5)}
+               for r in range(100)]
+    rows = schema.check(records)
+    assert rows == [tuple(schema._value(0, f, rec[f.name]) for f in schema.features)
+                    for rec in records]
+    assert all(type(v) is int for v in rows[3][1::2])  # ints kept as sent
+    for bad, words in ((float("inf"), "a finite number"), (True, "must be a number"),
+                       (2 ** 63, "within ±2^63"), ("7", "must be a number"),
+                       (None, "is null")):
+        broken = [dict(r) for r in records]
+        broken[57]["f3"] = bad
+        err = refused(schema.check, broken)
+        assert err.field == "f3" and err.message.startswith("record 57: ") \
+            and words in err.message, (bad, err.message)
+    big = [dict(r) for r in records]
+    big[5]["f0"] = -1e300  # a large finite float is a number
+    assert schema.check(big)[5][0] == -1e300
+
+
+def test_depth_counts_brackets_not_text_inside_strings() -> None:
+    at_limit = b"[" * 16 + b"1" + b"]" * 16
+    assert parse_json(at_limit) is not None
+    assert "nests deeper than 16" in refused(parse_json, b"[" + at_limit + b"]").message
+    # brackets and escaped quotes inside strings are text, not nesting
+    text = '[[[[{{{{' * 10 + '\\"' + '[[[[' * 10
+    body = json.dumps({"records": [{"note": text, "age": 1}] * 200}).encode()
+    assert parse_json(body)["records"][0]["note"] == text
+    wide = json.dumps({"records": [{"a": [1, [2, [3]]]} for _ in range(500)]}).encode()
+    assert len(parse_json(wide)["records"]) == 500
+
+
 def test_a_literal_too_large_for_a_float_is_refused_by_the_schema() -> None:
     rows = records_from_predict(parse_json(b'{"records": [{"age": 1e400}]}'))
     err = refused(InputSchema.from_list([{"name": "age", "kind": "number"}]).check, rows)
