@@ -19,6 +19,10 @@ from core.validation.predictor import Predictor
 
 SCHEMA = "charter-evaluation/1"
 CHUNK_ROWS = 20_000
+# Holdout rows kept with their answers in every evaluation: a deployment sends them to the
+# serving agent and compares its answers with these (the parity check, issue 7).
+REFERENCE_ROWS = 100
+PARITY_TOLERANCE = 1e-9
 MAX_DEFAULT_SEGMENT_FEATURES = 5
 MAX_SEGMENT_CATEGORIES = 20
 
@@ -305,12 +309,38 @@ def run_evaluation(predictor: Predictor, frame: Any, settings: EvaluationSetting
                      "time_budget_s": settings.explain_budget_s},
         "warnings": warnings, "metrics": result, "segments": segments, "latency": latency,
         "explanations": explanations, "fairness": fairness,
+        "reference_answers": reference_answers(frame, predictor, outputs, kind),
     }
     evidence["gates"] = check_gates(evidence, tier, thresholds)
     timings["total"] = round(sum(timings.values()), 4)
     evidence["timings_s"] = timings
     step(1.0)
     return evidence
+
+
+def reference_answers(frame: Any, predictor: Predictor, outputs: Any, kind: str,
+                      rows: int = REFERENCE_ROWS) -> dict:
+    """The first ``rows`` holdout rows with every input present, as JSON records, and the
+    model's answers to them here: probabilities in ``classes`` order, or values. Compared
+    within ``tolerance`` (absolute) with what a deployed agent answers for the same rows."""
+    features = frame[list(predictor.features)]
+    complete = features.notna().all(axis=1).to_numpy()
+    picked = complete.nonzero()[0][:rows]
+    records = [{name: _json_value(v) for name, v in rec.items()}
+               for rec in features.iloc[picked].to_dict("records")]
+    answers = outputs[picked]
+    return {"rows": records, "outputs": answers.tolist(),
+            "classes": None if kind == "regression" else [plain(c) for c in predictor.classes],
+            "tolerance": PARITY_TOLERANCE,
+            "note": f"The first {len(records)} holdout rows with no missing input, and the "
+                    "model's answers to them at evaluation."}
+
+
+def _json_value(value: Any) -> Any:
+    value = plain(value)
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # timestamps and other objects: as text, as a JSON caller sends them
 
 
 def default_segments(frame: Any, predictor: Predictor, explanations: Mapping,

@@ -114,6 +114,15 @@ def test_evaluation_is_recorded_bound_to_hashes_and_agrees_with_sklearn(
     assert console.events("dataset.registered")[-1].object_id == file_sha
     again = evaluator.get(dana, ev.id)
     assert again.evidence == e and evaluator.latest(dana, "Retail PD", 1).id == ev.id
+    # the reference answers a deployment's parity check compares against
+    ref = e["reference_answers"]
+    sent = pd.DataFrame(ref["rows"])  # stored as canonical JSON: keys sorted
+    assert sorted(sent.columns) == sorted(FEATURES) and len(sent) == 100 and ref["classes"] == [0, 1]
+    sent = sent[FEATURES]
+    pd.testing.assert_frame_equal(sent, holdout[FEATURES].iloc[:100].reset_index(drop=True),
+                                  check_dtype=False)
+    assert np.array_equal(np.asarray(ref["outputs"]), data["pipe"].predict_proba(sent))
+    assert ref["tolerance"] == 1e-9
 
 
 def test_the_registered_holdout_is_used_by_default_and_read_verified(
