@@ -5,8 +5,10 @@ approved policy, and logs every request durably before answering.
     charter-agent verify LOGDIR
 
 Endpoints: the Open Inference Protocol v2 REST API (``/v2/health/live``, ``/v2/health/ready``,
-``/v2/models/{model}``, ``/v2/models/{model}/ready``, ``/v2/models/{model}/infer``), a plain
-``POST /predict`` taking JSON records, and ``GET /metrics`` (Prometheus text).
+``/v2/models/{model}``, ``/v2/models/{model}/ready``, ``/v2/models/{model}/infer``, and
+``/v2/models/{model}/versions/{n}/infer``, which asks version ``model@n`` itself, bypassing the
+routing: the console's parity check after a deployment uses it), a plain ``POST /predict``
+taking JSON records, and ``GET /metrics`` (Prometheus text).
 
 Each record is routed on its own (:mod:`core.serving.routing`), checked against the schema of
 the version it routes to (:mod:`core.serving.inputs`) and predicted with it. The request's log
@@ -237,6 +239,10 @@ class Agent:
         served = self.served
         v2 = req.path != "/predict"
         model = req.path[len("/v2/models/"):-len("/infer")] if v2 else None
+        pinned = None  # /v2/models/{model}/versions/{n}/infer: that version, no routing
+        if model is not None and "/versions/" in model:
+            model, _, number = model.partition("/versions/")
+            pinned = f"{model}@{number}"
         records: Sequence[Mapping[str, Any]] = ()
         routes: list[Route] = []
         outputs: list[dict[str, Any]] = []
@@ -244,13 +250,17 @@ class Agent:
         try:
             if v2 and model not in served.models:
                 raise InputError(404, f"No model named {model!r} is served here.")
+            if pinned is not None and pinned not in served.release.versions:
+                raise InputError(404, f"Version {pinned} is not served here; this release "
+                                      f"serves {', '.join(served.models[model])}.")
             body = parse_json(req.body, max_bytes=self.max_body)
             if v2:
-                names = served.release.versions[served.models[model][0]].schema.names
+                names = served.release.versions[pinned or served.models[model][0]].schema.names
                 records = records_from_v2(body, names, max_rows=self.max_rows)
             else:
                 records = records_from_predict(body, max_rows=self.max_rows)
-            routes = [served.policy.route(r, rid) for r in records]
+            routes = ([Route(pinned, (), "pinned", None)] * len(records) if pinned else
+                      [served.policy.route(r, rid) for r in records])
             outputs = await self._answer(served, records, routes, model)
         except InputError as err:
             status, error, field = err.status, err.message, err.field

@@ -322,6 +322,29 @@ def test_a_rule_routes_each_record_and_the_log_names_the_rule(routing: tuple,
                                         "pd@2": models["pd@2"].sha256}
 
 
+def test_a_version_asked_by_number_bypasses_the_routing(routing: tuple, models: dict) -> None:
+    """/v2/models/{model}/versions/{n}/infer: the parity check's way to reach one version,
+    even one the policy only shadows; logged like any request, with the route "pinned"."""
+    agent, log, _ = routing
+    recs = records(9, seed=8)
+    body = {"inputs": [{"name": "x", "shape": [len(recs), len(FEATURES)], "datatype": "FP64",
+                        "data": [rec[f] for rec in recs for f in FEATURES]}]}
+    r = agent.call("POST", "/v2/models/pd/versions/3/infer", body,
+                   headers={"X-Request-Id": "pinned-1", "X-Charter-Caller": "charter-parity"})
+    assert r.status == 200, r.text
+    assert r.json["model_version"] == "pd@3"
+    (_, proba) = r.json["outputs"]
+    assert np.allclose(np.asarray(proba["data"]).reshape(len(recs), 2),
+                       models["pd@3"].proba(recs), atol=0, rtol=0)
+    entry = by_request(log_entries(log))["pinned-1"]
+    assert entry["caller"] == "charter-parity" and entry["versions"] == ["pd@3"]
+    assert {x["rule"] for x in entry["route"]} == {"pinned"}
+    missing = agent.call("POST", "/v2/models/pd/versions/9/infer", body,
+                         headers={"X-Request-Id": "pinned-2"})
+    assert missing.status == 404 and "pd@9 is not served" in missing.json["error"]
+    assert by_request(log_entries(log))["pinned-2"]["status"] == 404
+
+
 def test_a_sticky_split_keeps_each_key_on_one_version(routing: tuple, models: dict) -> None:
     agent, log, policy = routing
     seen: dict[int, set[str]] = {}
