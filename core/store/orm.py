@@ -164,3 +164,4 @@ class SqlAuditHead(Base):
 from core.store import orm_registry  # noqa: E402, F401
 from core.store import orm_validation  # noqa: E402, F401
 from core.store import orm_workflow  # noqa: E402, F401
+from core.store import orm_deploy  # noqa: E402, F401
