@@ -99,10 +99,20 @@ class Served:
     policy: RoutingPolicy
     models: dict[str, list[str]]  # model name -> version refs served
     batchers: dict[str, Batcher]
+    # per version: the request fields only the policy reads (a sticky customer id, a field a
+    # condition tests), dropped before that version's schema check
+    routing_only: dict[str, frozenset[str]]
 
     @property
     def name(self) -> str:
         return self.release.name
+
+    def inputs(self, ref: str, records: Sequence[Mapping[str, Any]],
+               idx: Sequence[int]) -> list[Mapping[str, Any]]:
+        drop = self.routing_only.get(ref)
+        if not drop:
+            return [records[i] for i in idx]
+        return [{k: v for k, v in records[i].items() if k not in drop} for i in idx]
 
 
 def load_served(folder: Path) -> Served:
@@ -126,8 +136,10 @@ def load_served(folder: Path) -> Served:
     models: dict[str, list[str]] = {}
     for ref in release.versions:
         models.setdefault(ref.rsplit("@", 1)[0], []).append(ref)
+    fields = policy.request_fields
     return Served(release, policy, models,
-                  {ref: Batcher(v) for ref, v in release.versions.items()})
+                  {ref: Batcher(v) for ref, v in release.versions.items()},
+                  {ref: fields - set(v.schema.names) for ref, v in release.versions.items()})
 
 
 def _identity(headers: Mapping[str, str], peer: str) -> tuple[str, str]:
@@ -317,15 +329,15 @@ class Agent:
             if version is None or (model is not None and not ref.startswith(model + "@")):
                 raise InputError(503, f"The policy routes record {idx[0]} to {ref}, which "
                                       "this agent does not serve; ask IT to redeploy.")
-            rows = version.schema.check([records[i] for i in idx], idx)
+            rows = version.schema.check(served.inputs(ref, records, idx), idx)
             for i, out in zip(idx, await served.batchers[ref].predict(rows), strict=True):
                 outputs[i] = {"version": ref, **out}
         return outputs
 
     @staticmethod
-    def _run(version: LoadedVersion, records: Sequence[Mapping[str, Any]],
+    def _run(served: Served, version: LoadedVersion, records: Sequence[Mapping[str, Any]],
              idx: list[int]) -> list[dict[str, Any]]:
-        rows = version.schema.check([records[i] for i in idx], idx)
+        rows = version.schema.check(served.inputs(version.ref, records, idx), idx)
         return version.predict(rows)
 
     @staticmethod
@@ -362,7 +374,7 @@ class Agent:
             try:
                 if version is None:
                     raise InputError(503, f"shadow version {ref} is not served")
-                outputs, error = self._run(version, records, idx), None
+                outputs, error = self._run(served, version, records, idx), None
             except InputError as err:
                 outputs, error = [], err.message
             entry = {"shadow_of": rid, "version": ref, "records": idx, "outputs": outputs,

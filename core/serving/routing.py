@@ -141,6 +141,7 @@ class RoutingPolicy:
         self.version: int = document["version"]
         self.salt: str = document.get("salt", self.policy_id)
         self.default: str = document["default"]
+        self.sticky_key: str | None = document.get("sticky_key")
         self.rules = rules
         self.shadows = shadows
         self._versions = versions
@@ -181,6 +182,17 @@ class RoutingPolicy:
         if not isinstance(source, Mapping):
             raise PolicyError("policy: the document must be a JSON object")
         return _Validator(dict(source)).build(cls)
+
+    @property
+    def request_fields(self) -> frozenset[str]:
+        """The top-level request fields the policy reads (in conditions and as sticky keys).
+        A caller may send them beside a model's inputs; the agent drops them before a model
+        that does not take them sees the record."""
+        names = {name for r in self.rules for name in r.condition.fields}
+        names |= {r.sticky_key for r in self.rules if r.sticky_key}
+        if self.sticky_key:  # sent by callers even while no rule splits (a canary at 100%)
+            names.add(self.sticky_key)
+        return frozenset(n.split(".", 1)[0] for n in names)
 
     def versions(self) -> dict[str, str]:
         """Every version the policy may route to, with the artifact SHA-256 it expects."""

@@ -542,3 +542,17 @@ def test_a_policy_without_rules_sends_everything_to_the_default() -> None:
     route = policy.route({"age": 50, "region": "NE"}, "r-1")
     assert (route.live, route.rule, route.rule_index, route.shadows) == (
         doc["default"], "default", None, ())
+
+
+def test_the_policy_names_the_request_fields_it_reads() -> None:
+    policy = RoutingPolicy.from_json(document())
+    # conditions' fields, and the sticky key the split rule inherits from the policy
+    assert policy.request_fields == {"age", "region", "is_vip", "customer_id"}
+    nested = document(rules=[{"name": "r", "when": "customer.years > 2",
+                              "target": "retail-pd@3"}], sticky_key=None, shadows=[])
+    del nested["sticky_key"]
+    assert RoutingPolicy.from_json(nested).request_fields == {"customer"}
+    assert split_policy().request_fields == {"customer_id"}
+    # the policy's sticky key stays a request field when no rule splits (a canary at 100%)
+    assert RoutingPolicy.from_json(document(rules=[], shadows=[])).request_fields == {
+        "customer_id"}
