@@ -28,14 +28,16 @@ DEPS_STAMP="$VENV/.charter-deps-stamp"
 # libglib2.0-0 even offscreen; the libxcb-* ones for the xcb plugin, a real window under xvfb-run;
 # libdbus-1-3 is loaded by QtDBus at run time), PostgreSQL for the test fixtures,
 # poppler/ImageMagick to look at PDFs and screens, DejaVu for non-Latin-1 text in reports,
-# OpenSSH server for the throwaway SSH test server.
+# OpenSSH server for the throwaway SSH test server, GNOME Keyring and a D-Bus daemon for the real
+# OS keyring the secrets tests use.
 APT_PACKAGES=(
     xvfb xauth
     libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-shape0 libxkbcommon-x11-0
     libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3
     postgresql
     poppler-utils imagemagick fonts-dejavu-core
-    openssh-server
+    openssh-server iproute2
+    gnome-keyring dbus-daemon
 )
 
 export UV_PYTHON_DOWNLOADS=never

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -63,5 +64,85 @@ def _own_user_folders(tmp_path_factory, monkeypatch) -> None:
     monkeypatch.setenv("CHARTER_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("CHARTER_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("CHARTER_LOG_DIR", str(home / "log"))
+    # The agent kit's wheel downloads: one cache for every test run (not the user's), so a
+    # fresh machine downloads them once per checkout's test runs, not once per test.
+    monkeypatch.setenv("CHARTER_CACHE_DIR", str(Path.home() / ".cache" / "charter-test-cache"))
     for name in ("CHARTER_DB_URL", "CHARTER_USER", "CHARTER_STARTUP_PROBE"):
         monkeypatch.delenv(name, raising=False)
+
+
+# ==============================================================================================
+# OS keyring fixtures (see tests/keyring_service.py)
+#
+#   keyring_service  session-scoped: a private D-Bus session bus with GNOME Keyring's Secret
+#                    Service on it, everything in /tmp/charter-keyring.XXXXXXXX; .bus_address,
+#                    .env (the variables a client process needs), .connect() (a jeepney connection
+#                    for secretstorage, use as `with`), .default_collection(conn), .unlock(),
+#                    .clear(), .keyrings_dir.
+#   os_keyring       function-scoped: this test uses that keyring: DBUS_SESSION_BUS_ADDRESS and
+#                    PYTHON_KEYRING_BACKEND=keyring.backends.SecretService.Keyring are set and
+#                    keyring's current backend is the Secret Service; the default collection is
+#                    unlocked and empty. The value is the keyring backend. core.secrets then
+#                    stores in the real Secret Service.
+#   _no_os_keyring   autouse: every test that does not ask for os_keyring gets keyring's fail
+#                    backend, so nothing reaches the real user's keyring.
+#
+# Missing dbus-daemon / gnome-keyring-daemon make these fixtures FAIL (never skip): install them
+# with `./installers/dev.sh setup` as root.
+# ==============================================================================================
+import sys  # noqa: E402
+
+from keyring_service import KeyringService, KeyringServiceUnavailable  # noqa: E402
+
+FAIL_KEYRING = "keyring.backends.fail.Keyring"
+
+
+def _set_keyring_backend(name: str) -> None:
+    # keyring caches the backend it found on first use. Importing keyring costs a quarter of a
+    # second, so when nothing has imported it yet only PYTHON_KEYRING_BACKEND is set: keyring
+    # reads that on first use.
+    if "keyring" in sys.modules:
+        import keyring.core
+
+        keyring.core.set_keyring(keyring.core.load_keyring(name))
+
+
+@pytest.fixture(autouse=True)
+def _no_os_keyring(monkeypatch) -> Iterator[None]:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", FAIL_KEYRING)
+    _set_keyring_backend(FAIL_KEYRING)
+    yield
+    _set_keyring_backend(FAIL_KEYRING)
+
+
+@pytest.fixture(scope="session")
+def keyring_service() -> Iterator[KeyringService]:
+    problem = None
+    try:
+        service = KeyringService()
+    except KeyringServiceUnavailable as exc:
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"OS keyring test service unavailable: {problem}", pytrace=False)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def os_keyring(keyring_service: KeyringService, monkeypatch, _no_os_keyring):
+    keyring_service.clear()
+    for name, value in keyring_service.env.items():
+        monkeypatch.setenv(name, value)
+    import keyring.core
+
+    backend = keyring.core.load_keyring(keyring_service.env["PYTHON_KEYRING_BACKEND"])
+    keyring.core.set_keyring(backend)
+    return backend
+
+
+# ==============================================================================================
+# end of OS keyring fixtures
+# ==============================================================================================
