@@ -12,7 +12,7 @@ def _platform_dir(kind: str) -> Path:
     import platformdirs
 
     getter = {"data": platformdirs.user_data_dir, "config": platformdirs.user_config_dir,
-              "log": platformdirs.user_log_dir}[kind]
+              "log": platformdirs.user_log_dir, "cache": platformdirs.user_cache_dir}[kind]
     return Path(getter(APP_NAME, appauthor=False))
 
 
@@ -23,6 +23,11 @@ def data_dir() -> Path:
 
 def config_dir() -> Path:
     return Path(os.environ.get("CHARTER_CONFIG_DIR") or _platform_dir("config"))
+
+
+def cache_dir() -> Path:
+    """Downloads kept between runs (the agent kit's wheels); safe to delete."""
+    return Path(os.environ.get("CHARTER_CACHE_DIR") or _platform_dir("cache"))
 
 
 def log_dir() -> Path:
