@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app import cli_review
 
     cli_review.add_parsers(sub, signed)
+    from app import cli_deploy
+
+    cli_deploy.add_parsers(sub, signed)
 
     settings = sub.add_parser("settings", help="store-wide settings").add_subparsers(
         dest="settings_command", metavar="ACTION", required=True)

@@ -12,11 +12,14 @@ from core.security import Hasher
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
 from core.services.calendar import CalendarService
+from core.services.deployments import DeploymentService
 from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
 from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
+from core.services.policies import PolicyService
 from core.services.review import ReviewService
+from core.services.servers import ServerService
 from core.services.settings import SettingsService
 from core.services.users import UserService
 from core.services.workflow import ExceptionService, WorkflowService
@@ -42,6 +45,9 @@ class Services:
     exceptions: ExceptionService
     calendar: CalendarService
     review: ReviewService
+    servers: ServerService
+    policies: PolicyService
+    deployments: DeploymentService
 
     def close(self) -> None:
         self.store.dispose()
@@ -80,6 +86,7 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
     documentation = DocumentationService(store, artifacts)
     evaluations = EvaluationService(store, artifacts)
     workflow = WorkflowService(store, artifacts, auth)
+    servers = ServerService(store, auth)
     return Services(
         store=store,
         auth=auth,
@@ -96,6 +103,9 @@ def build_services(store: Store, hasher: Hasher | None = None) -> Services:
         exceptions=ExceptionService(store, auth),
         calendar=CalendarService(store, auth),
         review=ReviewService(store, artifacts, workflow, documentation, evaluations),
+        servers=servers,
+        policies=PolicyService(store, auth),
+        deployments=DeploymentService(store, auth, artifacts, servers),
     )
 
 
