@@ -237,7 +237,9 @@ class Engine:
         partial = self.layout.release(release_id) + ".partial"
         files = [*release_files(folder), folder / SUMS]
         total = sum(p.stat().st_size for p in files)
-        self.sh(["rm", "-rf", partial])
+        # a deployment cut off before (a dropped connection) may have left its partial folder
+        self.sh(["find", self.layout.releases, "-mindepth", "1", "-maxdepth", "1", "-name",
+                 "*.partial", "-exec", "rm", "-rf", "{}", "+"])
         dirs = sorted({str(p.parent.relative_to(folder)) for p in files} - {"."})
         self.sh(["mkdir", "-p", partial, *(f"{partial}/{d}" for d in dirs)])
         done = 0

@@ -194,22 +194,28 @@ def test_a_full_disk_refuses_at_preflight(world: World, sshd) -> None:
 
 
 def test_a_disk_that_fills_during_the_upload_changes_nothing(world: World, sshd) -> None:
+    before = world.serving()
     root = _small_server(world, sshd, "filling-disk", 80)  # passes the 64 MiB margin
     filled = []
 
     def fill(done: int, total: int) -> None:  # another process takes the space meanwhile
         if not filled:
             free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
-            (root / "filler").write_bytes(b"\0" * max(free - 4096, 0))
             filled.append(free)
+            with (root / "filler").open("wb") as f:
+                f.truncate(0)
+                try:
+                    f.write(b"\0" * free)  # as much as fits
+                except OSError:
+                    pass
     release, _ = world.svc.deployments.request_version(world.ivan, MODEL, 1, "filling-disk")
     done, _ = world.svc.deployments.run(world.ivan, release.release_id, Progress(bytes=fill))
-    assert filled and done.state == "failed", done.to_json()
+    assert filled and done.state == "failed", (steps(done), done.error)
     assert steps(done)[-1] == ("upload", "failed") and "space" in done.error.lower()
     assert not (root / "current").exists()
     (root / "filler").unlink()
     assert not list((root / "releases").iterdir())  # the partial upload was removed
-    assert world.serving() is not None  # prod-1, on the other disk, serves on
+    assert world.serving() == before  # prod-1, on the other disk, is untouched
 
 
 def test_bad_enrolments_are_refused_and_record_nothing(world: World, sshd) -> None:
@@ -276,3 +282,32 @@ def test_cancel_during_the_upload_stops_before_the_switch(world: World) -> None:
     assert again.state == "cancelled" and again.steps == ()
     with pytest.raises(InvalidInput, match="only a queued or running release"):
         world.svc.deployments.cancel(world.ivan, queued.release_id)
+
+
+def test_a_changed_host_key_is_refused_audited_and_alerted(world: World) -> None:
+    from sshd_server import SshdServer
+
+    from core.store.orm_deploy import SqlAlert
+
+    with SshdServer() as other:
+        key = world.svc.servers.scan(world.ivan, other.host, other.port)
+        world.svc.servers.enrol(world.ivan, name="reinstalled", host=other.host,
+                                port=other.port, username=other.user,
+                                key_path=str(other.client_key_path),
+                                fingerprint=key.fingerprint, root="/opt/charter-x")
+        assert world.svc.servers.check(world.ivan, "reinstalled")[0].checks[0].ok
+        other.regenerate_host_key()
+        new = other.host_key.fingerprint
+        report, _ = world.svc.servers.check(world.ivan, "reinstalled")
+        (check,) = report.checks
+        assert check.ok is False and key.fingerprint in check.detail and new in check.detail
+        release, _ = world.svc.deployments.request_version(world.ivan, MODEL, 1,
+                                                           "reinstalled")
+        done, _ = world.svc.deployments.run(world.ivan, release.release_id)
+        assert done.state == "failed" and steps(done) == [("connect", "failed")]
+    refused = events(world, "server.host_key_refused")
+    assert len(refused) == 2 and json.loads(refused[-1].new_values)["offered"] == new
+    with world.svc.store.unit_of_work(None, write=False) as uow:
+        alerts = [a for a in uow.session.query(SqlAlert).all() if a.subject == "reinstalled"]
+    assert {a.kind for a in alerts} == {"host_key_mismatch", "deployment_failed"}
+    assert all(a.state == "open" for a in alerts)
