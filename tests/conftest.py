@@ -7,6 +7,7 @@ from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
+from servicekit import made_or_fail
 
 # ==============================================================================================
 # PostgreSQL fixtures (see tests/pg_server.py)
@@ -25,13 +26,7 @@ from pg_server import PgServer, PostgresUnavailable
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    problem = None
-    try:
-        server = PgServer()
-    except PostgresUnavailable as exc:
-        problem = str(exc)
-    if problem is not None:
-        pytest.fail(f"PostgreSQL test server unavailable: {problem}", pytrace=False)
+    server = made_or_fail(PgServer, PostgresUnavailable, "PostgreSQL test server")
     server.start()
     try:
         yield server
@@ -117,13 +112,7 @@ def _no_os_keyring(monkeypatch) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def keyring_service() -> Iterator[KeyringService]:
-    problem = None
-    try:
-        service = KeyringService()
-    except KeyringServiceUnavailable as exc:
-        problem = str(exc)
-    if problem is not None:
-        pytest.fail(f"OS keyring test service unavailable: {problem}", pytrace=False)
+    service = made_or_fail(KeyringService, KeyringServiceUnavailable, "OS keyring test service")
     service.start()
     try:
         yield service

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servicekit import made_or_fail
 from sshd_server import SshdServer, SshdUnavailable
 
 from core.deploy.ssh import Target
@@ -37,13 +38,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[SshdServer]:
-    problem = None
-    try:
-        server = SshdServer()
-    except SshdUnavailable as exc:
-        problem = str(exc)
-    if problem is not None:
-        pytest.fail(f"OpenSSH test server unavailable: {problem}", pytrace=False)
+    server = made_or_fail(SshdServer, SshdUnavailable, "OpenSSH test server")
     server.start()
     _running.append(server)
     try:
