@@ -29,6 +29,7 @@ from core.permissions import Action, Role
 from views.account_dialogs import ChangePasswordDialog
 from views.approvals_screen import ApprovalsScreen
 from views.audit_screen import AuditScreen
+from views.deployments_screen import DeploymentsScreen
 from views.findings_screen import FindingsScreen
 from views.home_screen import HomeScreen
 from views.idle_lock import IdleWatcher, LockPanel
@@ -69,6 +70,7 @@ SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("findings", "Findings", "warning",
                (Action.FINDING_RECORD, Action.FINDING_REMEDIATE, Action.COMPLIANCE_SIGN,
                 Action.VERSION_APPROVE), FindingsScreen),
+    ScreenSpec("deployments", "Deployments", "export", Action.MODEL_READ, DeploymentsScreen),
     ScreenSpec("settings", "Settings", "settings", Action.SETTINGS_MANAGE, SettingsScreen),
 )
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 1

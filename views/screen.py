@@ -47,7 +47,6 @@ class PlannedScreen:
 
 
 PLANNED: tuple[PlannedScreen, ...] = (
-    PlannedScreen("Deployments", Action.DEPLOY, "servers, deployments and rollbacks"),
     PlannedScreen("Monitoring", Action.MONITORING_READ, "drift, performance and alerts"),
     PlannedScreen("Portfolio", Action.PORTFOLIO_READ, "dashboards across all models"),
 )

@@ -8,11 +8,14 @@ from core.registry.artifact_store import ArtifactStore
 from core.services.audit_trail import AuditTrailService
 from core.services.auth import AuthService
 from core.services.calendar import CalendarService
+from core.services.deployments import DeploymentService
 from core.services.documentation import DocumentationService
 from core.services.evaluation import EvaluationService
 from core.services.findings import FindingsService
 from core.services.inventory import InventoryService
+from core.services.policies import PolicyService
 from core.services.review import ReviewService
+from core.services.servers import ServerService
 from core.services.settings import SettingsService
 from core.services.users import UserService
 from core.services.workflow import ExceptionService, WorkflowService
@@ -35,3 +38,6 @@ class ServicesLike(Protocol):
     calendar: CalendarService
     exceptions: ExceptionService
     review: ReviewService
+    servers: ServerService
+    policies: PolicyService
+    deployments: DeploymentService

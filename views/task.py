@@ -8,8 +8,11 @@ a second. Failures: ``KnownError`` -> a message with its hint (unless ``on_failu
 ``Cancelled`` -> quietly dropped, anything else -> the crash dialog.
 
 Tasks run one at a time on a single worker thread: SQLite has one writer, and one queue keeps
-a user's actions in the order they were made. ``fn`` must not capture widgets: read what it needs
-from them on the GUI thread first, and pass plain values (and services).
+a user's actions in the order they were made. Work that takes minutes and mostly waits on the
+network (a deployment, installing a server's runtime) may name another executor with ``pool=``
+so it does not hold up that queue; its writes are short transactions that SQLite's busy timeout
+serialises with the queue's. ``fn`` must not capture widgets: read what it needs from them on the
+GUI thread first, and pass plain values (and services).
 
 Once the first task starts, Python's cyclic garbage collector runs only on the GUI thread, from a
 timer (as Anki and the PyQt documentation do): a collection triggered by the worker's
@@ -157,7 +160,8 @@ class Task(QObject):
                  on_success: Callable[[Any], None] | None = None, *,
                  on_failure: Callable[[BaseException], bool] | None = None,
                  cancellable: bool = False, show_progress: bool = True,
-                 dialog_delay_ms: int = DIALOG_DELAY_MS) -> None:
+                 dialog_delay_ms: int = DIALOG_DELAY_MS,
+                 pool: ThreadPoolExecutor | None = None) -> None:
         super().__init__()  # no Qt parent: the task outlives a widget closed meanwhile
         self.parent_widget = parent
         self.label = label
@@ -165,6 +169,7 @@ class Task(QObject):
         self.on_success = on_success
         self.on_failure = on_failure
         self.cancellable = cancellable
+        self.pool = pool
         self.token = CancelToken()
         self.dialog: QProgressDialog | None = None
         self.finished = False
@@ -180,7 +185,7 @@ class Task(QObject):
     def start(self) -> Task:
         _running[self.id] = self
         self._timer.start()
-        executor().submit(_run, _get_bridge(), self.id, self.fn, self.token)
+        (self.pool or executor()).submit(_run, _get_bridge(), self.id, self.fn, self.token)
         return self
 
     def cancel(self) -> None:

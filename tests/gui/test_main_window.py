@@ -12,11 +12,12 @@ from views.main_window import MainWindow
 pytestmark = pytest.mark.gui
 
 EXPECTED = {
-    Role.ADMIN: ["Home", "Users", "Audit trail", "Model registry", "Settings"],
-    Role.COMPLIANCE: ["Home", "Audit trail", "Model registry", "Approvals", "Findings"],
-    Role.DATA_SCIENTIST: ["Home", "Model registry", "Approvals", "Findings"],
-    Role.VALIDATOR: ["Home", "Model registry", "Approvals", "Findings"],
-    Role.MANAGER: ["Home", "Model registry", "Approvals", "Findings"],
+    Role.ADMIN: ["Home", "Users", "Audit trail", "Model registry", "Deployments", "Settings"],
+    Role.COMPLIANCE: ["Home", "Audit trail", "Model registry", "Approvals", "Findings",
+                      "Deployments"],
+    Role.DATA_SCIENTIST: ["Home", "Model registry", "Approvals", "Findings", "Deployments"],
+    Role.VALIDATOR: ["Home", "Model registry", "Approvals", "Findings", "Deployments"],
+    Role.MANAGER: ["Home", "Model registry", "Approvals", "Findings", "Deployments"],
 }
 
 
@@ -33,7 +34,8 @@ def test_navigation_shows_only_allowed_screens(qtbot, services, sign_in, qsettin
                                                username, display, role) -> None:
     principal = sign_in(username)
     window = open_window(qtbot, services, principal, qsettings)
-    assert window.screen_titles() == EXPECTED.get(role, ["Home", "Model registry"])
+    assert window.screen_titles() == EXPECTED.get(role, ["Home", "Model registry",
+                                                         "Deployments"])
     assert window.windowTitle() == f"Charter — DEMO store — {services.store.location}"
     assert window.status.demo_badge is not None and window.status.demo_badge.isVisible()
     assert window.status.user_label.text() == display
@@ -80,14 +82,15 @@ def test_role_switcher_for_user_with_several_roles(qtbot, services, sign_in,  # 
                                                      "a long enough passphrase")
     window = open_window(qtbot, services, principal, qsettings)
     assert window.principal.role == Role.DATA_SCIENTIST
-    assert window.screen_titles() == ["Home", "Model registry", "Approvals", "Findings"]
+    assert window.screen_titles() == ["Home", "Model registry", "Approvals", "Findings",
+                                      "Deployments"]
     combo = window.status.role_combo
     assert combo is not None and combo.count() == 2
     combo.setCurrentIndex(1)
     combo.activated.emit(1)
     qtbot.waitUntil(lambda: window.principal.role == Role.COMPLIANCE, timeout=5000)
     assert window.screen_titles() == ["Home", "Audit trail", "Model registry", "Approvals",
-                                      "Findings"]
+                                      "Findings", "Deployments"]
     newest = services.audit.page(window.principal, limit=1).items[0]
     assert newest.action == "auth.role_switched" and newest.actor == "rita"
 
