@@ -153,3 +153,38 @@ def test_a_model_that_selects_columns_by_name_keeps_data_frames(tmp_path) -> Non
     answers = version.predict(list(x.head(5).itertuples(index=False, name=None)))
     assert np.allclose([a["probabilities"]["1"] for a in answers],
                        model.predict_proba(x.head(5))[:, 1])
+
+
+@pytest.mark.parametrize("with_mean", [True, False])
+def test_a_scaler_and_logistic_scorecard_is_computed_directly_to_the_last_bit(
+        tmp_path, with_mean) -> None:  # noqa: ANN001
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rnd = np.random.default_rng(7)
+    x = pd.DataFrame(rnd.normal(0, 5, (500, 2)) * [1, 1e4], columns=["income", "age"])
+    model = make_pipeline(StandardScaler(with_mean=with_mean), LogisticRegression(C=0.3)).fit(
+        x, (x["income"] + x["age"] / 1e4 + rnd.normal(0, 2, 500) > 0).astype(int))
+    sio.dump(model, tmp_path / "sc.skops")
+    write_release(tmp_path / "r", [{
+        "ref": "sc@1", "artifact": tmp_path / "sc.skops", "task": "binary", "classes": [0, 1],
+        "input_schema": SCHEMA, "trusted_types": sio.get_untrusted_types(file=tmp_path / "sc.skops")}],
+        POLICY, release="r", created_by="ivan")
+    version = load_release(tmp_path / "r").versions["sc@1"]
+    assert version.fast is not None  # the direct computation was verified and is used
+    for n in (1, 3, 200):
+        rows = list(x.sample(n, random_state=n).itertuples(index=False, name=None))
+        direct = version.predict(rows)
+        general = dataclasses.replace(version, fast=None, takes_array=False).predict(rows)
+        assert direct == general  # every probability equal to the last bit
+        assert [a["probabilities"]["1"] for a in direct] == list(
+            model.predict_proba(pd.DataFrame(rows, columns=x.columns))[:, 1])
+
+
+def test_other_models_keep_scikit_learns_own_path(tmp_path, artifacts) -> None:  # noqa: ANN001
+    write_release(tmp_path / "r", _versions(artifacts), POLICY, release="r", created_by="ivan")
+    release = load_release(tmp_path / "r")
+    # a three-step pipeline (rounding first) and a regression are not scorecards
+    assert release.versions["pd@1"].fast is None and release.versions["age@2"].fast is None
