@@ -61,7 +61,8 @@ def world(tmp_path_factory, sshd: SshdServer):
     Shared by the deployment tests, which each start from whatever the server serves."""
     from deploykit import make_world
 
-    w = make_world(tmp_path_factory.mktemp("deploy"), sshd)
+    folder = tmp_path_factory.mktemp("deploy")
+    w = make_world(folder, sshd)
     with pytest.MonkeyPatch.context() as mp:  # the test wheel cache, as tests/conftest.py sets
         mp.setenv("CHARTER_CACHE_DIR", str(Path.home() / ".cache" / "charter-test-cache"))
         report, _ = w.svc.servers.install_runtime(w.ivan, w.server)

@@ -116,9 +116,21 @@ def _import(svc: Services, who: Principal, artifact: Path, model: str = MODEL
 
 
 def make_world(folder: Path, sshd: Any, *, server: str = "prod-1") -> World:
+    """The world in ``folder``; its artifact store is ``folder/data/artifacts`` (the command
+    line finds it with ``CHARTER_DATA_DIR=folder/data``), never the user's own folders."""
+    import os
+
     store = open_store(f"sqlite:///{folder / 'charter.db'}", create=True, workstation="ws-1")
     hasher = Hasher(HashParams(time_cost=1, memory_cost=1024, parallelism=1))
-    svc = build_services(store, hasher)
+    saved = os.environ.get("CHARTER_DATA_DIR")
+    os.environ["CHARTER_DATA_DIR"] = str(folder / "data")
+    try:
+        svc = build_services(store, hasher)
+    finally:
+        if saved is None:
+            del os.environ["CHARTER_DATA_DIR"]
+        else:
+            os.environ["CHARTER_DATA_DIR"] = saved
     svc.users.create_first_admin("root.admin", "Rhea Root", "correct horse battery staple")
     admin = svc.auth.sign_in("root.admin", "correct horse battery staple", workstation="ws-1")
     people = {}
